@@ -1,0 +1,15 @@
+"""Error types with messages that name the offending file or config key path."""
+
+from __future__ import annotations
+
+
+class DreemError(Exception):
+    """Base class for user-facing errors (bad input or config); the CLI prints these cleanly."""
+
+
+class ConfigError(DreemError, ValueError):
+    """Invalid configuration. Messages name the full key path, e.g. ``model.embedding_meta.pos.mode``."""
+
+
+class InputDataError(DreemError, ValueError):
+    """Invalid or unreadable input data. Messages name the file."""
