@@ -181,7 +181,9 @@ class ShardWriter:
                 "centroid_y": [r.centroid[1] for r in recs],
                 "bbox": [np.asarray(r.bbox, np.float32).reshape(n_anchor_vals) for r in recs],
                 "pose": [np.asarray(r.pose, np.float32).reshape(-1) for r in recs],
-                "crop": [np.ascontiguousarray(r.crop, dtype=self.meta.dtype).tobytes() for r in recs],
+                "crop": [
+                    np.ascontiguousarray(r.crop, dtype=self.meta.dtype).tobytes() for r in recs
+                ],
             },
             schema=self._schema,
         )
@@ -257,7 +259,9 @@ def _table_to_data(table: pa.Table, meta: ShardMeta, with_crops: bool) -> ShardD
         if n:
             col = table.column("crop").combine_chunks()
             data = col.buffers()[2]
-            offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)[col.offset : col.offset + n + 1]
+            offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)[
+                col.offset : col.offset + n + 1
+            ]
             raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
             crops = raw.view(meta.dtype).reshape(shape).copy()
         else:

@@ -1,1 +1,23 @@
-"""dreem.synth."""
+"""Deterministic synthetic data: multi-animal clips (SLEAP), cell movies (CTC) and the demo set.
+
+Names are imported lazily so ``import dreem.synth`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "generate_animals": "dreem.synth.animals",
+    "generate_cells": "dreem.synth.cells",
+    "generate_demo": "dreem.synth.demo",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'dreem.synth' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

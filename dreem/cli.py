@@ -1,0 +1,216 @@
+"""The ``dreem`` command line: every pipeline stage, usable without Snakemake.
+
+Imports of the heavy stack (torch, lightning, sleap-io) happen inside the commands, so
+``dreem --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dreem import __version__
+
+app = typer.Typer(
+    name="dreem",
+    help="Train Global Tracking Transformers and track animals and cells.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect and validate configs.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+SetOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - typer needs Optional here
+    typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable)."),
+]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dreem {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", "-v", callback=_version_callback, is_eager=True)
+    ] = False,
+) -> None:
+    """dreem-pipeline command line."""
+
+
+def _dataset_spec(
+    path: Path, labels_suffix: str | None, vid_suffix: str | None, source: str | None
+) -> dict:
+    """A DREEM dataset spec for a directory, guessing suffixes from its contents."""
+    from dreem.stages import guess_dir_spec
+
+    return guess_dir_spec(path, labels_suffix=labels_suffix, vid_suffix=vid_suffix, source=source)
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the demo data into.")],
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same data.")] = 0,
+) -> None:
+    """Generate the synthetic demo data (animals as .slp+.mp4, cells in CTC layout)."""
+    from dreem.synth import generate_demo
+
+    info = generate_demo(out_dir, seed=seed, progress=True)
+    typer.echo(json.dumps(info, indent=2, default=str))
+
+
+@app.command()
+def discover(
+    path: Annotated[Path, typer.Argument(help="Data directory.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Manifest (.parquet) to write.")],
+    name: Annotated[str, typer.Option(help="Dataset name.")] = "dataset",
+    labels_suffix: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    vid_suffix: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    source: Annotated[Optional[str], typer.Option(help="trackmate|isbi|icy")] = None,  # noqa: UP045
+) -> None:
+    """Pair labels and videos by file stem and write a manifest."""
+    from dreem.io.discover import discover_dataset, write_manifest
+
+    spec = _dataset_spec(path, labels_suffix, vid_suffix, source)
+    df = discover_dataset(name, spec)
+    write_manifest(df, out)
+    typer.echo(f"{len(df)} labels/video pairs -> {out}")
+
+
+@app.command()
+def extract(
+    manifest: Annotated[Path, typer.Argument(help="Manifest written by `dreem discover`.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the crop shards.")],
+    crop_size: Annotated[int, typer.Option()] = 64,
+    padding: Annotated[int, typer.Option()] = 0,
+    anchors: Annotated[str, typer.Option(help="Node name(s), comma separated, or an int.")] = (
+        "centroid"
+    ),
+    handle_missing: Annotated[str, typer.Option(help="drop|ignore|centroid")] = "centroid",
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Cut crops around each instance's anchor(s) into one Parquet shard per video."""
+    from dreem.stages import extract_manifest, parse_anchors
+
+    params = {
+        "crop_size": crop_size,
+        "padding": padding,
+        "anchors": parse_anchors(anchors),
+        "handle_missing": handle_missing,
+        "seed": seed,
+    }
+    paths = extract_manifest(manifest, params, out_dir)
+    typer.echo(f"{len(paths)} shards -> {out_dir}")
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="DREEM training config (YAML).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Model output folder.")],
+    overrides: SetOpt = None,
+) -> None:
+    """Train a model from a DREEM config: its dataset.train_dataset/val_dataset sections."""
+    from dreem.stages import train_from_config
+
+    result = train_from_config(config, out_dir, overrides or [])
+    typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command()
+def track(
+    model: Annotated[str, typer.Argument(help="Checkpoint (.ckpt) or 'baseline'.")],
+    data: Annotated[Path, typer.Argument(help="A crop shard (.parquet) or a data directory.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Config whose tracker/dataset sections to use (default: checkpoint's)."),
+    ] = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Track every video of a shard or directory; write .slp/CTC + tables."""
+    from dreem.stages import track_data
+
+    outputs = track_data(model, data, out_dir, config, overrides or [])
+    typer.echo(f"{len(outputs)} videos tracked -> {out_dir}")
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Data directory with ground-truth tracks.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="Checkpoint(s) and/or 'baseline'.")
+    ],
+    config: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
+    overrides: SetOpt = None,
+) -> None:
+    """Track and evaluate one or more models on a directory; write a summary table+figure."""
+    from dreem.stages import eval_directory
+
+    summary = eval_directory(model, data, out_dir, config, overrides or [])
+    typer.echo(summary.to_string(index=False))
+
+
+@app.command()
+def render(
+    tracks: Annotated[Path, typer.Argument(help="Tracks table (.parquet/.csv).")],
+    video: Annotated[Path, typer.Argument(help="Video file or folder of frames.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4.")],
+    max_frames: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP045
+) -> None:
+    """Render tracks (boxes, IDs, trails) over the video to an mp4."""
+    from dreem.evaluation.render import render_tracks
+
+    render_tracks(tracks, video, out, max_frames=max_frames)
+    typer.echo(f"-> {out}")
+
+
+@config_app.command("validate")
+def config_validate(
+    path: Annotated[Path, typer.Argument(help="DREEM config or pipeline config (YAML).")],
+    overrides: SetOpt = None,
+) -> None:
+    """Validate a config; print every problem with its full key path."""
+    from dreem.stages import validate_any_config
+
+    kind = validate_any_config(path, overrides or [])
+    typer.echo(f"{path}: valid {kind} config")
+
+
+@config_app.command("show")
+def config_show(
+    path: Annotated[
+        Optional[Path], typer.Argument(help="DREEM config (omit for defaults).")  # noqa: UP045
+    ] = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Print the fully defaulted DREEM config."""
+    import yaml
+
+    from dreem.config import default_dreem_config, load_dreem_config
+
+    cfg = load_dreem_config(path, overrides or []) if path else default_dreem_config()
+    typer.echo(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def main() -> None:
+    """Console entry point: user errors print one clean message and exit 2."""
+    from dreem.utils.errors import DreemError
+
+    try:
+        app()
+    except DreemError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Extraction: decode a video once, crop every instance, write a crop shard.
+
+``extract_video(row, params, out_path)`` streams the labelled frames of one manifest row
+(:func:`dreem.io.sources.open_source`), cuts one square crop per instance and anchor (see
+:mod:`dreem.data.geometry`) in the video's native dtype and writes them with
+:class:`dreem.io.shards.ShardWriter` (atomic; bounded memory: one frame plus one row group).
+A shard already written with the same normalised params from unchanged inputs is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dreem.data.geometry import (
+    anchor_points,
+    check_handle_missing,
+    crop_windows,
+    keep_mask,
+    midpoints,
+    n_anchors_of,
+    normalize_anchors,
+    resolve_anchors,
+    square_boxes,
+)
+from dreem.utils.atomic import write_text_atomic
+from dreem.utils.errors import ConfigError, InputDataError
+
+EXTRACT_VERSION = 1  # bump when the crop computation changes (invalidates old shards)
+DEFAULT_PARAMS: dict[str, Any] = {
+    "crop_size": 128,
+    "padding": 5,
+    "anchors": "centroid",
+    "handle_missing": "centroid",
+}
+PARAM_KEYS = ("crop_size", "padding", "anchors", "handle_missing")
+ROW_GROUP_BYTES = 32 * 2**20  # crop bytes per Parquet row group
+
+
+def _int_param(params: Mapping, key: str, minimum: int) -> int:
+    value = params.get(key, DEFAULT_PARAMS.get(key))
+    if isinstance(value, bool) or not isinstance(value, int | np.integer | float):
+        raise ConfigError(f"{key}: expected an int, got {value!r}")
+    if float(value) != int(value) or int(value) < minimum:
+        raise ConfigError(f"{key}: expected an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def normalize_params(params: Mapping) -> dict[str, Any]:
+    """The canonical extraction params recorded in ``meta.params`` (compared for staleness).
+
+    Only keys that change the crops are kept; ``seed`` only matters for random (int) anchors
+    and is ``None`` otherwise, so changing the pipeline seed does not re-extract.
+    """
+    anchors = normalize_anchors(params.get("anchors", DEFAULT_PARAMS["anchors"]))
+    seed = params.get("seed", 0)
+    return {
+        "crop_size": _int_param(params, "crop_size", 1),
+        "padding": _int_param(params, "padding", 0),
+        "anchors": anchors,
+        "handle_missing": check_handle_missing(
+            params.get("handle_missing", DEFAULT_PARAMS["handle_missing"])
+        ),
+        "seed": int(seed) if isinstance(anchors, int) and seed is not None else None,
+        "n_anchors": n_anchors_of(anchors),
+        "extract_version": EXTRACT_VERSION,
+    }
+
+
+def extraction_params(
+    dataset_spec: Mapping | None,
+    defaults: Mapping | None = None,
+    row: Mapping | None = None,
+    key_path: str = "dataset",
+) -> dict[str, Any]:
+    """Pick ``crop_size, padding, anchors, handle_missing, seed`` for one dataset.
+
+    Order of precedence: ``dataset_spec``, then ``defaults`` (e.g. the model config's
+    ``dataset.train_dataset`` section plus ``seed``), then :data:`DEFAULT_PARAMS`. A list
+    ``crop_size`` (one per ``dir.path``, as in the reference) is resolved for ``row`` by the
+    directory holding its video or labels; ``key_path`` names the spec in error messages.
+    """
+    spec = dict(dataset_spec or {})
+    dflt = dict(defaults or {})
+    out: dict[str, Any] = {}
+    for key in PARAM_KEYS:
+        if spec.get(key) is not None:
+            out[key] = spec[key]
+        elif dflt.get(key) is not None:
+            out[key] = dflt[key]
+        else:
+            out[key] = DEFAULT_PARAMS[key]
+    out["seed"] = spec.get("seed", dflt.get("seed", 0))
+    if isinstance(out["crop_size"], list | tuple):
+        out["crop_size"] = _per_dir_value(out["crop_size"], spec, row, f"{key_path}.crop_size")
+    return out
+
+
+def _per_dir_value(values, spec: Mapping, row: Mapping | None, key: str) -> int:
+    values = list(values)
+    if len(values) == 1:
+        return values[0]
+    dirs = (spec.get("dir") or {}).get("path")
+    dirs = [dirs] if isinstance(dirs, str) else list(dirs or [])
+    if len(dirs) != len(values):
+        raise ConfigError(
+            f"{key}: {len(values)} values given but dir.path lists {len(dirs)} directories "
+            "(give one crop size, or one per directory)"
+        )
+    if row is None:
+        raise ConfigError(f"{key}: a per-directory crop size needs the video's manifest row")
+    parents = {Path(str(row.get(k, ""))).resolve().parent for k in ("video_path", "labels_path")}
+    parents |= {Path(str(row.get("video_path", ""))).resolve()}  # image-directory videos
+    for d, v in zip(dirs, values, strict=True):
+        if Path(d).resolve() in parents:
+            return v
+    raise ConfigError(f"{key}: none of dir.path {dirs} holds {row.get('video_path')}")
+
+
+def stats_path(out_path: Path) -> Path:
+    """Where the stats JSON of a shard lives: ``{video_id}.stats.json``."""
+    return Path(out_path).with_suffix(".stats.json")
+
+
+def _source_paths(row: Mapping) -> list[str]:
+    from dreem.io.sources import parse_extra
+
+    paths = [str(row["labels_path"]), str(row["video_path"])]
+    for value in parse_extra(row.get("extra")).values():
+        if isinstance(value, str) and value and Path(value).exists() and value not in paths:
+            paths.append(value)
+    return paths
+
+
+def _row_str(row: Mapping, key: str, default: str = "") -> str:
+    value = row.get(key, default)
+    return default if value is None else str(value)
+
+
+def extract_video(
+    row: Mapping, params: Mapping, out_path: Path, progress: bool = True
+) -> dict[str, Any]:
+    """Write the crop shard of one manifest row to ``out_path``; return its stats.
+
+    Stats: ``n_frames_read, n_instances, n_dropped_nan, n_dropped_missing, seconds, fps``
+    (plus ``video_id``, ``skipped``). Also written to ``out_path.with_suffix('.stats.json')``.
+    """
+    from dreem.io.shards import ShardMeta, ShardWriter, file_signature, is_shard_current
+    from dreem.io.sources import open_source, parse_extra
+
+    out_path = Path(out_path)
+    norm = normalize_params(params)
+    sources = _source_paths(row)
+    if is_shard_current(out_path, norm, sources):
+        return _existing_stats(out_path)
+    for p in sources:
+        if not Path(p).exists():
+            raise InputDataError(f"input not found: {p} (manifest row {row.get('video_id')!r})")
+    signatures = {p: file_signature(p) for p in sources}
+
+    t0 = time.perf_counter()
+    source = open_source(row)
+    try:
+        spec = resolve_anchors(norm["anchors"], list(source.node_names), str(source.labels_path))
+        side = norm["crop_size"] + 2 * norm["padding"]
+        video_id = _row_str(row, "video_id", out_path.stem)
+        meta = ShardMeta(
+            video_id=video_id,
+            source_format=str(source.format),
+            labels_path=str(row["labels_path"]),
+            video_path=str(row["video_path"]),
+            params=norm,
+            sources=signatures,
+            frame_height=int(source.height),
+            frame_width=int(source.width),
+            n_frames=int(source.n_frames),
+            channels=int(source.channels),
+            dtype=str(np.dtype(source.dtype)),
+            crop_hw=(side, side),
+            anchor_names=list(spec.names),
+            node_names=list(source.node_names),
+            edges=[(int(a), int(b)) for a, b in source.edges],
+            intensity_range=tuple(float(v) for v in source.intensity_range),
+            slp_video_index=int(row.get("slp_video_index") or 0),
+            dataset=_row_str(row, "dataset"),
+            extra=parse_extra(row.get("extra")),
+        )
+        crop_bytes = spec.n_anchors * meta.channels * side * side * np.dtype(meta.dtype).itemsize
+        rows_per_group = int(np.clip(ROW_GROUP_BYTES // max(crop_bytes, 1), 64, 4096))
+        rng = np.random.default_rng([int(norm["seed"] or 0), zlib.crc32(video_id.encode())])
+        n_frames_read = n_instances = n_dropped_missing = 0
+        with ShardWriter(out_path, meta, rows_per_group=rows_per_group) as writer:
+            for frame in source.iter_frames(progress=progress):
+                n_frames_read += 1
+                records, dropped = _frame_records(frame, meta, spec, norm, side, rng, source)
+                n_dropped_missing += dropped
+                n_instances += len(records)
+                if records:
+                    writer.add_frame(records)
+        seconds = time.perf_counter() - t0
+        n_dropped_nan = int(getattr(source, "n_dropped_nan", 0))
+    finally:
+        source.close()
+    stats = {
+        "video_id": meta.video_id,
+        "n_frames_read": n_frames_read,
+        "n_instances": n_instances,
+        "n_dropped_nan": n_dropped_nan,
+        "n_dropped_missing": n_dropped_missing,
+        "seconds": round(seconds, 4),
+        "fps": round(n_frames_read / seconds, 2) if seconds > 0 else 0.0,
+        "skipped": False,
+    }
+    write_text_atomic(stats_path(out_path), json.dumps(stats, indent=2) + "\n")
+    return stats
+
+
+def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, int]:
+    """The shard records of one source frame and the number of instances dropped."""
+    from dreem.io.shards import InstanceRecord
+
+    insts = frame.instances
+    if not insts:
+        return [], 0
+    image = np.asarray(frame.image)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.shape[:2] != (meta.frame_height, meta.frame_width):
+        raise InputDataError(
+            f"frame {frame.frame_idx} of {source.video_path} is {image.shape[1]}x{image.shape[0]} "
+            f"but the video was probed as {meta.frame_width}x{meta.frame_height}"
+        )
+    if image.dtype != np.dtype(meta.dtype):
+        image = image.astype(meta.dtype)
+    points = np.stack([np.asarray(s.points, np.float32).reshape(-1, 2) for s in insts])
+    anchors_xy = anchor_points(points, spec, norm["handle_missing"], rng)
+    keep = keep_mask(anchors_xy, norm["handle_missing"])
+    boxes = square_boxes(anchors_xy, norm["crop_size"], norm["padding"])
+    crops = crop_windows(image, boxes[keep], side)
+    cents = midpoints(points)
+    records = []
+    for j, i in enumerate(np.flatnonzero(keep)):
+        s = insts[i]
+        records.append(
+            InstanceRecord(
+                frame_idx=int(frame.frame_idx),
+                instance_idx=int(s.instance_idx),
+                gt_track_id=int(s.track_id),
+                gt_track_name=s.track_name,
+                score=float(s.score),
+                centroid=(float(cents[i, 0]), float(cents[i, 1])),
+                bbox=boxes[i],
+                pose=points[i],
+                crop=crops[j],
+            )
+        )
+    records.sort(key=lambda r: r.instance_idx)
+    return records, int((~keep).sum())
+
+
+def _existing_stats(out_path: Path) -> dict[str, Any]:
+    """Stats of a shard that is reused; rebuilt from the shard if the JSON is missing."""
+    sp = stats_path(out_path)
+    try:
+        stats = json.loads(sp.read_text())
+    except (OSError, ValueError):
+        from dreem.io.shards import read_shard
+
+        data = read_shard(out_path, with_crops=False)
+        stats = {
+            "video_id": data.meta.video_id,
+            "n_frames_read": int(len(np.unique(data.frame_idx))),
+            "n_instances": len(data),
+            "n_dropped_nan": None,
+            "n_dropped_missing": None,
+            "seconds": 0.0,
+            "fps": 0.0,
+        }
+        write_text_atomic(sp, json.dumps({**stats, "skipped": False}, indent=2) + "\n")
+    stats["skipped"] = True
+    return stats

@@ -1,0 +1,244 @@
+"""Track one crop shard with a checkpoint or the centroid baseline and write the outputs.
+
+Model path: the shard is streamed row group by row group; every crop is normalised, tiled
+to 3 channels per anchor when grey, and encoded exactly once in batches of
+``encode_batch_size`` across frames (crops are dropped after encoding, so memory holds only
+the ``(N, d_model)`` features and the small per-instance arrays). The tracker then reuses
+the cached features for every window. With ``tracker.use_vis_feats: false`` the encoder is
+never run and all features are zero (association from position and time alone).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dreem.inference.tracker import TrackResult
+from dreem.io.shards import ShardData, iter_shard, read_shard
+from dreem.utils.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+TABLE_COLUMNS = [
+    "video_id",
+    "frame_idx",
+    "instance_idx",
+    "track_id",
+    "confidence",
+    "gt_track_id",
+    "centroid_x",
+    "centroid_y",
+    "bbox_y1",
+    "bbox_x1",
+    "bbox_y2",
+    "bbox_x2",
+    "score",
+]
+
+
+def is_baseline(model_spec) -> bool:
+    """True for ``"baseline"`` / ``"baseline:centroid"``."""
+    return isinstance(model_spec, str) and model_spec.split(":")[0] == "baseline"
+
+
+def _tile_grey(x: np.ndarray, channels: int) -> np.ndarray:
+    """``(n, A*C, H, W)`` → ``(n, 3*A, H, W)``; grey (C=1) repeated 3× per anchor."""
+    if channels == 3:
+        return x
+    if channels != 1:
+        raise InputDataError(f"crops with {channels} channels per anchor are not supported")
+    return np.repeat(x, 3, axis=1)
+
+
+def encode_shard(model, shard_path: Path, batch_size: int = 64, progress: bool = False):
+    """Encode every crop of a shard once; return a ``(N, D)`` float32 CPU tensor."""
+    import torch
+
+    try:
+        device = next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        device = torch.device("cpu")
+    feats: list = []
+    pending: list[np.ndarray] = []
+    n_pending = 0
+
+    def flush() -> None:
+        nonlocal pending, n_pending
+        if not pending:
+            return
+        x = torch.from_numpy(np.concatenate(pending)).to(device)
+        with torch.inference_mode():
+            feats.append(model.encode(x).float().cpu())
+        pending, n_pending = [], 0
+
+    groups = iter_shard(shard_path, with_crops=True)
+    if progress:
+        from tqdm.auto import tqdm
+
+        groups = tqdm(groups, desc=f"encode {Path(shard_path).name}", unit="group")
+    for data in groups:
+        ch = data.meta.channels
+        pos = 0
+        while pos < len(data):
+            hi = min(pos + batch_size - n_pending, len(data))
+            pending.append(_tile_grey(data.normalized_crops(slice(pos, hi)), ch))
+            n_pending += hi - pos
+            pos = hi
+            if n_pending >= batch_size:
+                flush()
+        data.crops = None
+    flush()
+    if not feats:
+        return torch.zeros((0, 0))
+    return torch.cat(feats)
+
+
+def model_associate(model, feats, boxes_norm: np.ndarray, times: np.ndarray):
+    """``associate(ref_rows, query_rows) -> (n_q, n_ref)`` logits from cached features."""
+    import torch
+
+    try:
+        device = next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        device = torch.device("cpu")
+    feats = feats.to(device)
+    boxes_t = torch.from_numpy(np.nan_to_num(boxes_norm).astype(np.float32)).to(device)
+    times_t = torch.from_numpy(np.asarray(times, np.int64)).to(device)
+
+    def associate(ref: np.ndarray, query: np.ndarray) -> np.ndarray:
+        r = torch.from_numpy(np.asarray(ref, np.int64)).to(device)
+        q = torch.from_numpy(np.asarray(query, np.int64)).to(device)
+        with torch.inference_mode():
+            out = model.associate(
+                feats[r], boxes_t[r], times_t[r], feats[q], boxes_t[q], times_t[q]
+            )
+        return out[-1].float().cpu().numpy()
+
+    return associate
+
+
+def _feature_dim(model, cfg: dict | None) -> int:
+    d = getattr(model, "d_model", None)
+    if d is None and cfg:
+        d = (cfg.get("model") or {}).get("d_model")
+    if d is None:
+        raise ValueError("cannot tell the model's feature size (no model.d_model / model.d_model)")
+    return int(d)
+
+
+def run_tracking(
+    model_spec,
+    data: ShardData,
+    shard_path: Path,
+    tracker_cfg: dict | None,
+    progress: bool = False,
+) -> TrackResult:
+    """Track the instances of ``data`` (read without crops) with a model or the baseline."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        def bar(it):
+            return tqdm(it, desc=f"track {data.meta.video_id}", unit="frame")
+
+    if is_baseline(model_spec):
+        from dreem.inference.baseline import CentroidTracker
+
+        tracker = CentroidTracker.from_cfg(tracker_cfg)
+        return tracker.track_video(data.frame_idx, data.bbox, data.centroid, progress=bar)
+
+    from dreem.inference.tracker import Tracker
+
+    if isinstance(model_spec, (str, Path)):
+        from dreem.training.module import load_model_from_checkpoint
+
+        model, model_cfg = load_model_from_checkpoint(model_spec)
+    else:  # an already loaded (model, cfg) pair
+        model, model_cfg = model_spec
+    if tracker_cfg is None:
+        tracker_cfg = (model_cfg or {}).get("tracker") or {}
+    tracker = Tracker(tracker_cfg)
+    if hasattr(model, "eval"):
+        model.eval()
+    import torch
+
+    if tracker.use_vis_feats:
+        feats = encode_shard(model, shard_path, progress=progress)
+    else:
+        feats = torch.zeros((len(data), _feature_dim(model, model_cfg)))
+    h, w = data.meta.frame_height, data.meta.frame_width
+    boxes_norm = data.bbox / np.array([h, w, h, w], np.float32)
+    assoc = model_associate(model, feats, boxes_norm, data.frame_idx)
+    return tracker.track_video(assoc, data.frame_idx, boxes_norm, data.centroid, progress=bar)
+
+
+def tracks_table(data: ShardData, result: TrackResult) -> pd.DataFrame:
+    """The tracks table (architecture.md): one row per shard row, sorted by frame, instance."""
+    b = data.bbox
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            y1, x1 = np.nanmin(b[..., 0], 1), np.nanmin(b[..., 1], 1)
+            y2, x2 = np.nanmax(b[..., 2], 1), np.nanmax(b[..., 3], 1)
+    df = pd.DataFrame(
+        {
+            "video_id": data.meta.video_id,
+            "frame_idx": data.frame_idx.astype(np.int64),
+            "instance_idx": data.instance_idx.astype(np.int64),
+            "track_id": result.track_id.astype(np.int64),
+            "confidence": result.confidence.astype(np.float64),
+            "gt_track_id": data.gt_track_id.astype(np.int64),
+            "centroid_x": data.centroid[:, 0].astype(np.float64),
+            "centroid_y": data.centroid[:, 1].astype(np.float64),
+            "bbox_y1": y1,
+            "bbox_x1": x1,
+            "bbox_y2": y2,
+            "bbox_x2": x2,
+            "score": data.score.astype(np.float64),
+        },
+        columns=TABLE_COLUMNS,
+    )
+    return df.sort_values(["frame_idx", "instance_idx"], kind="stable").reset_index(drop=True)
+
+
+def track_shard(
+    model_spec: str | Path,
+    shard_path: Path,
+    tracker_cfg: dict | None,
+    out_prefix: Path,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Track one shard and write ``{out_prefix}.parquet/.csv`` plus the native output.
+
+    ``model_spec``: a checkpoint path, ``"baseline"`` / ``"baseline:centroid"``, or a loaded
+    ``(model, cfg)`` pair. ``tracker_cfg`` None → the checkpoint's own tracker section.
+    Native output: ``{out_prefix}.slp`` for SLEAP shards, ``{out_prefix}_RES/`` for CTC.
+    """
+    from dreem.inference.writers import write_ctc_res, write_slp, write_table
+
+    shard_path = Path(shard_path)
+    if not shard_path.is_file():
+        raise InputDataError(f"shard not found: {shard_path}")
+    if not is_baseline(model_spec) and isinstance(model_spec, (str, Path)):
+        if isinstance(model_spec, str) and model_spec.startswith("baseline"):
+            raise InputDataError(f"unknown baseline {model_spec!r}; use 'baseline:centroid'")
+        if not Path(model_spec).is_file():
+            raise InputDataError(f"checkpoint not found: {model_spec}")
+    data = read_shard(shard_path, with_crops=False)
+    result = run_tracking(model_spec, data, shard_path, tracker_cfg, progress=progress)
+    table = tracks_table(data, result)
+    out_prefix = Path(out_prefix)
+    write_table(table, out_prefix)
+    fmt = data.meta.source_format
+    if fmt == "slp":
+        write_slp(table, data, Path(f"{out_prefix}.slp"), result.uncertain_frames)
+    elif fmt == "ctc":
+        write_ctc_res(table, data.meta, Path(f"{out_prefix}_RES"))
+    n_ids = len(set(table.track_id[table.track_id >= 0]))
+    log.info("%s: %d instances, %d tracks", data.meta.video_id, len(table), n_ids)
+    return table

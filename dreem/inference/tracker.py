@@ -1,0 +1,370 @@
+"""Sliding-window global tracker: model association scores → track ids (spec §6).
+
+The tracker never touches pixels or the model directly: it works on per-instance arrays of
+one video (boxes, centroids, frame indices) and an ``associate(ref_rows, query_rows)``
+callable returning ``(n_query, n_ref)`` logits. :mod:`dreem.inference.track` builds that
+callable from a model and a feature cache (every crop encoded once per video).
+
+Per processed frame (a frame with at least one detection), in order:
+
+1. Candidate tracks: the active ones (seen within ``max_gap`` processed frames); once
+   ``max_tracks`` distinct ids exist, every id of the video (expired ones included), so a
+   video never gets more than ``max_tracks`` ids.
+2. Reference instances: the last ``window_size`` appearances of every candidate track
+   (a per-track queue, not the last ``window_size`` frames).
+3. Logits from the model; per reference frame, softmax over that frame's instances plus a
+   null column (an implicit "none of these").
+4. Track score: weighted mean over each track's queued instances of those probabilities,
+   with weight ``decay_time ** (age - 1)`` (age in processed frames; 1 = previous frame)
+   when ``decay_time`` is set. *Deviation*: the reference sums (favouring long queues);
+   the mean keeps scores in [0, 1], which the IoU re-weighting and the threshold assume.
+5. Post-processing: IoU re-weighting with each track's last box (``iou: mult | max``);
+   ``max_center_dist`` (pixels) gates pairs whose centroids are farther apart (gated pairs
+   are never matched while new ids are still allowed).
+6. Hungarian (``scipy.optimize.linear_sum_assignment``) maximising the score; a match is
+   kept when the mean score exceeds ``overlap_thresh`` (``mult_thresh: true``; otherwise the
+   plain sum must exceed it) or when ``max_tracks`` is reached.
+7. Unmatched detections start new ids (0, 1, 2, … in order of creation; never reused, never
+   copied from the input file) while fewer than ``max_tracks`` exist; otherwise they get
+   the best unused existing id (second Hungarian), or stay -1 if every id is taken in that
+   frame.
+
+Confidence: softmax over ``[scores, null] / temperature`` for the row; the probability of
+the chosen option (a new track chooses null). First detections of a video get 1.0. A frame
+is *uncertain* when any of its confidences is below ``confidence_threshold`` (> 0).
+``persistent_tracking: false`` empties the queue every ``clip_length`` processed frames
+(ids stay unique across chunks). Gaps are counted in processed frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dreem.utils.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Associate = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+DEFAULTS: dict = {
+    "window_size": 8,
+    "use_vis_feats": True,
+    "overlap_thresh": 0.01,
+    "mult_thresh": True,
+    "decay_time": None,
+    "iou": None,
+    "max_center_dist": None,
+    "persistent_tracking": True,
+    "max_gap": math.inf,
+    "max_tracks": math.inf,
+    "temperature": 0.1,
+    "confidence_threshold": 0.0,
+    "clip_length": 32,
+}
+# Reference keys accepted without effect (orientation penalties, crop saving, verbosity).
+IGNORED = {
+    "distance_penalty_multiplier",
+    "angle_diff_penalty_multiplier",
+    "max_angle_diff",
+    "front_nodes",
+    "back_nodes",
+    "enable_crop_saving",
+    "verbose",
+}
+GATED = -1e6
+
+
+def _as_limit(value, key: str) -> float:
+    if value is None or (isinstance(value, str) and value.lower() in ("inf", "none", "")):
+        return math.inf
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"tracker.{key}: expected a number or null, got {value!r}") from e
+    if v < 1 and key == "max_tracks":
+        raise ConfigError(f"tracker.{key}: must be >= 1, got {value!r}")
+    if v < 0:
+        raise ConfigError(f"tracker.{key}: must be >= 0, got {value!r}")
+    return v
+
+
+def parse_tracker_cfg(cfg: dict | None) -> dict:
+    """Defaults + validation of a ``tracker`` section; errors name ``tracker.<key>``."""
+    cfg = dict(cfg or {})
+    unknown = set(cfg) - set(DEFAULTS) - IGNORED
+    if unknown:
+        log.warning("tracker: ignoring unknown keys %s", sorted(unknown))
+    out = {**DEFAULTS, **{k: v for k, v in cfg.items() if k in DEFAULTS}}
+    ws = out["window_size"]
+    if not isinstance(ws, int) or isinstance(ws, bool) or ws < 1:
+        raise ConfigError(f"tracker.window_size: expected an integer >= 1, got {ws!r}")
+    iou = out["iou"]
+    if iou in (None, "", "none", "None"):
+        out["iou"] = None
+    elif iou not in ("mult", "max"):
+        raise ConfigError(f"tracker.iou: {iou!r} is not one of [None, '', 'mult', 'max']")
+    for key in ("max_gap", "max_tracks", "max_center_dist"):
+        out[key] = _as_limit(out[key], key)
+    dt = out["decay_time"]
+    if dt in (None, "", 0):
+        out["decay_time"] = None
+    else:
+        try:
+            out["decay_time"] = float(dt)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"tracker.decay_time: expected a number or null, got {dt!r}") from e
+        if not 0 < out["decay_time"] <= 1:
+            raise ConfigError(f"tracker.decay_time: must be in (0, 1], got {dt!r}")
+    temp = float(out["temperature"])
+    if temp <= 0:
+        raise ConfigError(f"tracker.temperature: must be > 0, got {out['temperature']!r}")
+    out["temperature"] = temp
+    out["overlap_thresh"] = float(out["overlap_thresh"])
+    out["confidence_threshold"] = float(out["confidence_threshold"] or 0.0)
+    pt = out["persistent_tracking"]
+    if isinstance(pt, dict):  # legacy runner-style {train, val, test}
+        pt = pt.get("test", True)
+    out["persistent_tracking"] = bool(pt)
+    out["use_vis_feats"] = bool(out["use_vis_feats"])
+    out["mult_thresh"] = bool(out["mult_thresh"])
+    out["clip_length"] = int(out["clip_length"])
+    return out
+
+
+@dataclass
+class TrackResult:
+    """Per-instance outputs of tracking one video (same order as the inputs)."""
+
+    track_id: np.ndarray  # (N,) int64, -1 = unassigned
+    confidence: np.ndarray  # (N,) float32 in [0, 1]
+    uncertain_frames: list[int] = field(default_factory=list)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between boxes ``a (n, A, 4)`` and ``b (m, A, 4)`` averaged over anchors (NaN-aware)."""
+    a = a[:, None]
+    b = b[None, :]
+    y1 = np.maximum(a[..., 0], b[..., 0])
+    x1 = np.maximum(a[..., 1], b[..., 1])
+    y2 = np.minimum(a[..., 2], b[..., 2])
+    x2 = np.minimum(a[..., 3], b[..., 3])
+    inter = np.clip(y2 - y1, 0, None) * np.clip(x2 - x1, 0, None)
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = inter / (area_a + area_b - inter)
+    valid = np.isfinite(iou)
+    n_valid = valid.sum(-1)
+    total = np.where(valid, iou, 0.0).sum(-1)
+    return np.where(n_valid > 0, total / np.maximum(n_valid, 1), 0.0)
+
+
+def windowed_softmax(logits: np.ndarray, ref_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax per reference frame with an extra zero (null) logit.
+
+    ``ref_times`` must be sorted. Returns ``(probs (n_q, n_ref), null (n_q, n_frames))``.
+    """
+    starts = np.flatnonzero(np.r_[True, np.diff(ref_times) != 0])
+    block = np.cumsum(np.r_[False, np.diff(ref_times) != 0])
+    mx = np.maximum(np.maximum.reduceat(logits, starts, axis=1), 0.0)
+    e = np.exp(logits - mx[:, block])
+    null = np.exp(-mx)
+    den = np.add.reduceat(e, starts, axis=1) + null
+    return e / den[:, block], null / den
+
+
+def _softmax_rows(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Tracker:
+    """Sliding-window tracker configured by a DREEM ``tracker`` section (module docstring)."""
+
+    def __init__(self, tracker_cfg: dict | None = None):
+        self.cfg = parse_tracker_cfg(tracker_cfg)
+        self.reset()
+
+    @property
+    def use_vis_feats(self) -> bool:
+        return self.cfg["use_vis_feats"]
+
+    def reset(self) -> None:
+        """Forget every track and id (called at the start of each video)."""
+        self.active: dict[int, deque] = {}
+        self.expired: dict[int, deque] = {}
+        self.last_step: dict[int, int] = {}
+        self.next_id = 0
+
+    # ------------------------------------------------------------------ scoring
+    def _score(
+        self,
+        associate: Associate,
+        rows: np.ndarray,
+        tids: list[int],
+        queues: dict[int, deque],
+        step: int,
+        inst_step: np.ndarray,
+        frame_idx: np.ndarray,
+        boxes: np.ndarray,
+        centroids: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Scores ``(n_q, n_t)``, null scores ``(n_q,)``, gate mask, plain sums."""
+        cfg = self.cfg
+        ref = np.concatenate([np.fromiter(queues[t], np.int64) for t in tids])
+        owner = np.concatenate([np.full(len(queues[t]), j) for j, t in enumerate(tids)])
+        order = np.lexsort((ref, frame_idx[ref]))
+        ref, owner = ref[order], owner[order]
+        logits = np.asarray(associate(ref, rows), dtype=np.float64)
+        if logits.shape != (len(rows), len(ref)):
+            raise ValueError(
+                f"associate returned shape {logits.shape}, expected {(len(rows), len(ref))}"
+            )
+        probs, null_f = windowed_softmax(logits, frame_idx[ref])
+        age = np.maximum(step - inst_step[ref], 1)
+        w = np.ones(len(ref)) if cfg["decay_time"] is None else cfg["decay_time"] ** (age - 1.0)
+        onehot = np.zeros((len(ref), len(tids)))
+        onehot[np.arange(len(ref)), owner] = 1.0
+        sums = (probs * w) @ onehot
+        wsum = w @ onehot
+        scores = sums / wsum
+        # null: weighted mean over reference frames of the null probability
+        t_ref = frame_idx[ref]
+        first = np.r_[True, np.diff(t_ref) != 0]
+        w_frames = w[first]
+        null = (null_f * w_frames).sum(1) / w_frames.sum()
+        last = np.array([queues[t][-1] for t in tids])
+        if cfg["iou"] is not None:
+            ious = np.nan_to_num(box_iou(boxes[rows], boxes[last]))
+            if cfg["iou"] == "mult":
+                scores = scores + np.abs(ious - scores) * ious
+            else:
+                scores = np.maximum(scores, ious)
+        gate = np.zeros(scores.shape, bool)
+        if math.isfinite(cfg["max_center_dist"]):
+            d = np.linalg.norm(centroids[rows][:, None] - centroids[last][None], axis=-1)
+            gate = ~(d <= cfg["max_center_dist"])
+        return scores, null, gate, sums
+
+    def _confidence(self, scores: np.ndarray, null: np.ndarray) -> np.ndarray:
+        """Row-wise probabilities over ``[tracks..., null]`` (last column = null)."""
+        logits = np.concatenate([scores, null[:, None]], axis=1) / self.cfg["temperature"]
+        return _softmax_rows(logits)
+
+    # ------------------------------------------------------------------ main loop
+    def track_video(
+        self,
+        associate: Associate,
+        frame_idx: np.ndarray,
+        boxes: np.ndarray,
+        centroids: np.ndarray,
+        progress: Iterable | None = None,
+    ) -> TrackResult:
+        """Track one video.
+
+        ``frame_idx (N,)`` sorted, ``boxes (N, A, 4)`` (any consistent units; used for IoU),
+        ``centroids (N, 2)`` pixels. ``associate(ref_rows, query_rows)`` returns logits.
+        ``progress`` optionally wraps the per-frame loop (e.g. a tqdm factory).
+        """
+        self.reset()
+        cfg = self.cfg
+        n = len(frame_idx)
+        frame_idx = np.asarray(frame_idx)
+        centroids = np.asarray(centroids, np.float64)
+        boxes = np.asarray(boxes, np.float64)
+        track_id = np.full(n, -1, np.int64)
+        conf = np.zeros(n, np.float32)
+        inst_step = np.zeros(n, np.int64)
+        uncertain: list[int] = []
+        if n == 0:
+            return TrackResult(track_id, conf, uncertain)
+        if np.any(np.diff(frame_idx) < 0):
+            raise ValueError("track_video: frame_idx must be sorted")
+        starts = np.flatnonzero(np.r_[True, np.diff(frame_idx) != 0])
+        ends = np.r_[starts[1:], n]
+        steps = range(len(starts))
+        if progress is not None:
+            steps = progress(steps)
+        max_tracks = cfg["max_tracks"]
+        for step in steps:
+            rows = np.arange(starts[step], ends[step])
+            inst_step[rows] = step
+            if not cfg["persistent_tracking"] and step and step % cfg["clip_length"] == 0:
+                self.expired.update(self.active)
+                self.active = {}
+            for t in [t for t, s in self.last_step.items() if t in self.active]:
+                if step - self.last_step[t] > cfg["max_gap"]:
+                    self.expired[t] = self.active.pop(t)
+            full = self.next_id >= max_tracks
+            queues = {**self.expired, **self.active} if full else self.active
+            tids = sorted(queues)
+            assigned: dict[int, int] = {}  # row position -> track id
+            used: set[int] = set()
+            if tids:
+                scores, null, gate, sums = self._score(
+                    associate, rows, tids, queues, step, inst_step, frame_idx, boxes, centroids
+                )
+                probs = self._confidence(np.where(gate & (not full), GATED, scores), null)
+                cost = -np.where(gate, scores - 1e3, scores)
+                r_ind, c_ind = _lsa(cost)
+                for i, j in zip(r_ind, c_ind, strict=True):
+                    val = scores[i, j] if cfg["mult_thresh"] else sums[i, j]
+                    if full or (not gate[i, j] and val > cfg["overlap_thresh"]):
+                        assigned[i] = tids[j]
+                        used.add(tids[j])
+                        conf[rows[i]] = probs[i, j]
+                new_conf = probs[:, -1]
+            else:
+                new_conf = np.ones(len(rows))
+            for i in range(len(rows)):
+                if i in assigned or self.next_id >= max_tracks:
+                    continue
+                assigned[i] = self.next_id
+                conf[rows[i]] = new_conf[i]
+                self.next_id += 1
+            left = [i for i in range(len(rows)) if i not in assigned]
+            spare = sorted(t for t in {**self.expired, **self.active} if t not in used)
+            if left and spare:  # max_tracks reached mid-frame: best unused existing ids
+                every = {**self.expired, **self.active}
+                sc, nl, _, _ = self._score(
+                    associate,
+                    rows[left],
+                    spare,
+                    every,
+                    step,
+                    inst_step,
+                    frame_idx,
+                    boxes,
+                    centroids,
+                )
+                pr = self._confidence(sc, nl)
+                r2, c2 = _lsa(-sc)
+                for i, j in zip(r2, c2, strict=True):
+                    assigned[left[i]] = spare[j]
+                    conf[rows[left[i]]] = pr[i, j]
+            for i, t in assigned.items():
+                r = rows[i]
+                track_id[r] = t
+                q = self.expired.pop(t, None) or self.active.get(t)
+                if q is None:
+                    q = deque(maxlen=cfg["window_size"])
+                q.append(int(r))
+                self.active[t] = q
+                self.last_step[t] = step
+            thr = cfg["confidence_threshold"]
+            if thr > 0 and np.any(conf[rows] < thr):
+                uncertain.append(int(frame_idx[rows[0]]))
+        return TrackResult(track_id, conf, uncertain)
+
+
+def _lsa(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)

@@ -1,0 +1,165 @@
+"""Visual encoder: a CNN backbone (timm or torchvision) + linear projection + L2 norm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dreem.utils.errors import ConfigError
+
+_TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+def _timm_backbone(name: str, in_chans: int, pretrained: bool, extra: dict[str, Any]) -> nn.Module:
+    import timm
+
+    if name not in timm.list_models(pretrained=False) and name not in timm.list_models(
+        pretrained=True
+    ):
+        import difflib
+
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        raise ConfigError(
+            f"model.encoder_cfg.model_name: unknown timm model {name!r}; did you mean {close}?"
+        )
+    if pretrained:
+        # Never download: load the weights from a local cache file or fail clearly.
+        path = _cached_timm_weights(name)
+        if path is None:
+            raise ConfigError(
+                f"model.encoder_cfg.pretrained: true, but pretrained weights for timm model "
+                f"{name!r} are not in the local Hugging Face / torch hub cache and downloads "
+                "are disabled. Set pretrained: false or put the weights in the cache."
+            )
+        return timm.create_model(
+            name,
+            in_chans=in_chans,
+            num_classes=0,
+            pretrained=True,
+            pretrained_cfg_overlay={"file": str(path)},
+            **extra,
+        )
+    return timm.create_model(name, in_chans=in_chans, num_classes=0, pretrained=False, **extra)
+
+
+def _cached_timm_weights(name: str) -> Path | None:
+    """Local file holding the pretrained weights of timm model ``name``, if cached."""
+    from timm.models import get_pretrained_cfg
+
+    pcfg = get_pretrained_cfg(name)
+    if pcfg is None:
+        return None
+    if pcfg.file and Path(pcfg.file).is_file():
+        return Path(pcfg.file)
+    if pcfg.hf_hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        names = [pcfg.hf_hub_filename] if pcfg.hf_hub_filename else []
+        for fname in names + [
+            "model.safetensors",
+            "pytorch_model.bin",
+            "open_clip_pytorch_model.bin",
+        ]:
+            hit = try_to_load_from_cache(pcfg.hf_hub_id, fname)
+            if isinstance(hit, str) and Path(hit).is_file():
+                return Path(hit)
+    if pcfg.url:
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(pcfg.url).name
+        if cached.is_file():
+            return cached
+    return None
+
+
+def _torchvision_backbone(
+    name: str, in_chans: int, pretrained: bool, extra: dict[str, Any]
+) -> nn.Module:
+    import torchvision
+
+    if name not in _TORCHVISION_RESNETS:
+        raise ConfigError(
+            f"model.encoder_cfg.model_name: torchvision backend supports {_TORCHVISION_RESNETS}, "
+            f"got {name!r}"
+        )
+    weights = None
+    if pretrained:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        if not cached.is_file():
+            raise ConfigError(
+                f"model.encoder_cfg.pretrained: true, but torchvision weights for {name!r} are "
+                f"not cached at {cached} and downloads are disabled. Set pretrained: false or "
+                "copy the weights there."
+            )
+    net = getattr(torchvision.models, name)(weights=weights, **extra)
+    if in_chans != 3:
+        old = net.conv1
+        net.conv1 = nn.Conv2d(
+            in_chans,
+            old.out_channels,
+            kernel_size=old.kernel_size,
+            stride=old.stride,
+            padding=old.padding,
+            bias=old.bias is not None,
+        )
+    net.num_features = net.fc.in_features
+    net.fc = nn.Identity()
+    return net
+
+
+class VisualEncoder(nn.Module):
+    """Crops ``(B, in_chans, H, W)`` → L2-normalised features ``(B, d_model)``."""
+
+    def __init__(
+        self,
+        d_model: int,
+        model_name: str = "resnet18",
+        backend: str = "timm",
+        in_chans: int = 3,
+        pretrained: bool = False,
+        **extra: Any,
+    ) -> None:
+        super().__init__()
+        if in_chans == 1:
+            in_chans = 3  # grey crops are tiled to 3 channels
+        self.in_chans = int(in_chans)
+        if "torch" in str(backend).lower():
+            self.backbone = _torchvision_backbone(model_name, self.in_chans, pretrained, extra)
+        elif backend == "timm":
+            self.backbone = _timm_backbone(model_name, self.in_chans, pretrained, extra)
+        else:
+            raise ConfigError(
+                f"model.encoder_cfg.backend: must be 'timm' or 'torchvision', got {backend!r}"
+            )
+        self.out_dim = int(self.backbone.num_features)
+        self.proj = nn.Linear(self.out_dim, d_model)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if img.shape[1] == 1 and self.in_chans == 3:
+            img = img.expand(-1, 3, -1, -1)
+        if img.shape[1] != self.in_chans:
+            raise ValueError(
+                f"crops have {img.shape[1]} channels but the encoder expects {self.in_chans}; "
+                "set model.encoder_cfg.in_chans = 3 * number of anchors"
+            )
+        feats = self.backbone(img).flatten(1)
+        return F.normalize(self.proj(feats), dim=1)
+
+
+def create_visual_encoder(d_model: int, encoder_cfg: dict[str, Any] | None) -> VisualEncoder:
+    """Build the encoder from ``model.encoder_cfg`` (None → resnet18 / timm / 3 channels)."""
+    cfg = {k: v for k, v in dict(encoder_cfg or {}).items() if v is not None}
+    etype = cfg.pop("encoder_type", None)
+    type_args = cfg.pop("encoder_type_args", None)
+    cfg.pop("ndim", None)
+    if etype not in (None, "resnet"):
+        raise ConfigError(
+            f"model.encoder_cfg.encoder_type: only 'resnet' (CNN backbones) is supported, "
+            f"got {etype!r}"
+        )
+    if etype is not None and type_args:
+        cfg = {k: v for k, v in dict(type_args).items() if v is not None}
+    return VisualEncoder(d_model, **cfg)

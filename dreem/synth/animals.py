@@ -1,0 +1,144 @@
+"""Synthetic multi-animal clips: an H.264 ``.mp4`` plus a SLEAP ``.slp`` with ground truth.
+
+The clip is built so position alone is ambiguous (fast animals that chase each other,
+touch and cross) while appearance is decisive (each animal has a distinct, stable look);
+see :mod:`dreem.synth.motion` and :mod:`dreem.synth.render`. Output layout, next to each
+other in ``out_dir``: ``{name}.mp4`` (grayscale content, yuv420p, readable by OpenCV) and
+``{name}.slp`` whose video path is the bare file name ``{name}.mp4`` (sleap-io resolves it
+next to the ``.slp``, so the folder can be moved). Every frame is labelled; each animal is a
+user ``Instance`` with nodes ``head, thorax, abdomen, wingL, wingR`` on its own ``Track``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dreem.synth.motion import MotionParams, simulate
+from dreem.synth.render import (
+    EDGES,
+    NODE_NAMES,
+    make_appearances,
+    pose_points,
+    render_frames,
+)
+from dreem.utils.atomic import atomic_path
+
+
+def generate_animals(
+    out_dir: Path,
+    name: str,
+    seed: int,
+    n_animals: int = 4,
+    n_frames: int = 200,
+    size: tuple[int, int] = (256, 256),
+    fps: int = 25,
+    body_length: float = 24.0,
+    speed: float = 0.6,
+    noise_std: float = 6.0,
+) -> tuple[Path, Path]:
+    """Write ``{name}.mp4`` and ``{name}.slp`` into ``out_dir``; return (slp path, mp4 path).
+
+    ``size`` is (height, width) in pixels and must be even (yuv420p). ``body_length`` is the
+    mean body length in pixels, ``speed`` the mean speed in body lengths per frame (it
+    varies up to 1.2), ``noise_std`` the std of the Gaussian pixel noise. The same
+    arguments always give the same poses and the same decoded frames.
+    """
+    height, width = (int(v) for v in size)
+    if n_animals < 1 or n_frames < 1:
+        raise ValueError(f"n_animals and n_frames must be >= 1, got {n_animals}, {n_frames}")
+    if height % 2 or width % 2 or height < 16 or width < 16:
+        raise ValueError(f"size must be even and >= 16 (height, width), got {size}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    motion_rng, look_rng, noise_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3)
+    )
+    params = MotionParams(body_length=body_length, speed=speed)
+    traj = simulate(motion_rng, n_animals, n_frames, (height, width), params)
+    appearances = make_appearances(look_rng, n_animals)
+    scales = np.array([a.scale for a in appearances])
+    poses = np.stack(
+        [pose_points(traj.xy[t], traj.heading[t], body_length, scales) for t in range(n_frames)]
+    )
+    frames = render_frames(
+        noise_rng, traj.xy, traj.heading, appearances, (height, width), body_length, noise_std
+    )
+
+    mp4_path = out_dir / f"{name}.mp4"
+    slp_path = out_dir / f"{name}.slp"
+    write_gray_mp4(frames, mp4_path, fps)
+    write_pose_slp(poses, slp_path, video_name=mp4_path.name, shape=frames.shape, fps=fps)
+    return slp_path, mp4_path
+
+
+def write_gray_mp4(frames: np.ndarray, path: Path, fps: int) -> Path:
+    """Encode (n_frames, H, W) uint8 frames as H.264 yuv420p at ``path``, atomically.
+
+    Single-threaded and bit-exact flags make the output reproducible on one machine.
+    """
+    import imageio_ffmpeg
+
+    n_frames, height, width = frames.shape
+    with atomic_path(path) as tmp:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp),
+            size=(width, height),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_in="gray",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+            output_params=[
+                *("-crf", "18", "-preset", "veryfast", "-threads", "1"),
+                *("-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"),
+            ],
+        )
+        writer.send(None)
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+        writer.close()
+    return path
+
+
+def write_pose_slp(
+    poses: np.ndarray,
+    path: Path,
+    video_name: str,
+    shape: tuple[int, int, int],
+    fps: int,
+) -> Path:
+    """Save ground-truth ``poses`` (n_frames, n_animals, n_nodes, 2) as a ``.slp``, atomically.
+
+    Animal ``k`` is track ``track_{k}`` in every frame. The video is stored by its bare name
+    ``video_name`` with shape ``shape`` = (n_frames, H, W) and grayscale metadata.
+    """
+    import sleap_io as sio
+
+    skeleton = sio.Skeleton(nodes=list(NODE_NAMES), edges=[list(e) for e in EDGES], name="synth")
+    n_frames, n_animals = poses.shape[:2]
+    tracks = [sio.Track(name=f"track_{k}") for k in range(n_animals)]
+    video = sio.Video(
+        filename=video_name,
+        backend_metadata={"shape": (*shape, 1), "grayscale": True, "fps": float(fps)},
+        open_backend=False,
+    )
+    frames = [
+        sio.LabeledFrame(
+            video=video,
+            frame_idx=t,
+            instances=[
+                sio.Instance.from_numpy(poses[t, k].astype(np.float64), skeleton, track=tracks[k])
+                for k in range(n_animals)
+            ],
+        )
+        for t in range(n_frames)
+    ]
+    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton], tracks=tracks)
+    with atomic_path(path) as tmp:
+        sio.save_slp(labels, str(tmp))
+    return path

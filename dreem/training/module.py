@@ -1,0 +1,166 @@
+"""Lightning module wrapping the Global Tracking Transformer, and checkpoint loading."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from dreem.models.gtr import GlobalTrackingTransformer
+from dreem.training.factories import build_optimizer, build_scheduler
+from dreem.training.loss import AssoLoss
+from dreem.training.val_tracking import WindowTracker, identity_metrics, resolve_metric_names
+
+
+def _section(cfg: dict, *keys: str, default=None):
+    for k in keys:
+        if not isinstance(cfg, dict) or cfg.get(k) is None:
+            return default
+        cfg = cfg[k]
+    return cfg
+
+
+class GTRLightning(L.LightningModule):
+    """Training/validation loop for ``GlobalTrackingTransformer``.
+
+    The whole resolved config is saved as hyper-parameters, so a checkpoint alone rebuilds
+    model and config (``load_model_from_checkpoint``).
+    """
+
+    def __init__(self, cfg: dict[str, Any] | None = None, **kwargs: Any):
+        super().__init__()
+        cfg = dict(cfg if cfg is not None else kwargs)
+        self.save_hyperparameters(cfg)
+        self.cfg = cfg
+        self.model = GlobalTrackingTransformer(cfg.get("model") or {})
+        loss_cfg = {k: v for k, v in (cfg.get("loss") or {}).items() if v is not None}
+        self.loss = AssoLoss(**loss_cfg)
+        self.val_metrics = resolve_metric_names(_section(cfg, "runner", "metrics", "val") or [])
+        persistent = _section(cfg, "runner", "persistent_tracking", "val", default=False)
+        self.persistent_val = bool(persistent)
+        tcfg = cfg.get("tracker") or {}
+        self._tracker = WindowTracker(
+            window_size=int(tcfg.get("window_size") or 8),
+            overlap_thresh=float(tcfg.get("overlap_thresh") or 0.01),
+        )
+        self.loss_monitor = "val_loss"
+        self._val_rows: dict[Any, list] = {}
+        self._val_clip = 0
+        self._last_video: str | None = None
+
+    # --- data -------------------------------------------------------------------------
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        if batch is None or device.type == "cpu":
+            return batch
+        changes = {
+            f.name: getattr(batch, f.name).to(device, non_blocking=True)
+            for f in dataclasses.fields(batch)
+            if isinstance(getattr(batch, f.name), torch.Tensor)
+        }
+        return dataclasses.replace(batch, **changes)
+
+    def on_train_epoch_start(self) -> None:
+        dl = self.trainer.train_dataloader
+        ds = getattr(dl, "dataset", None)
+        if hasattr(ds, "set_epoch"):
+            ds.set_epoch(self.current_epoch)  # new shuffles/augmentations each epoch
+
+    def forward(self, clip) -> list[torch.Tensor]:
+        return self.model(clip)
+
+    # --- steps ------------------------------------------------------------------------
+    def _loss(self, logits, clip) -> torch.Tensor:
+        return self.loss(logits, clip.gt_ids, clip.frame_idx)
+
+    def training_step(self, clip, batch_idx):
+        if clip is None or len(clip.gt_ids) == 0:
+            return None
+        loss = self._loss(self.model(clip), clip)
+        self.log(
+            "train_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(clip.gt_ids),
+        )
+        return loss
+
+    def validation_step(self, clip, batch_idx):
+        if clip is None or len(clip.gt_ids) == 0:
+            return None
+        m = self.model
+        feats = m.encode(clip.crops)
+        logits = m.associate(feats, clip.boxes, clip.frame_idx, feats, clip.boxes, clip.frame_idx)
+        loss = self._loss(logits, clip)
+        self.log(
+            "val_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(clip.gt_ids),
+        )
+        if self.val_metrics and not self.trainer.sanity_checking:
+            self._track_val_clip(clip, feats)
+        return loss
+
+    def _track_val_clip(self, clip, feats) -> None:
+        video = str(clip.video_id)
+        if not self.persistent_val or video != self._last_video:
+            self._tracker.reset()
+        self._last_video = video
+        key = video if self.persistent_val else (video, self._val_clip)
+        self._val_clip += 1
+        pred = self._tracker.track_clip(self.model, feats, clip.boxes, clip.frame_idx)
+        self._val_rows.setdefault(key, []).append(
+            (clip.frame_idx.cpu().numpy(), clip.gt_ids.cpu().numpy(), pred)
+        )
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_rows, self._val_clip, self._last_video = {}, 0, None
+        self._tracker.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.val_metrics or self.trainer.sanity_checking or not self._val_rows:
+            return
+        values = identity_metrics(self._val_rows, self.val_metrics)
+        for name, value in values.items():
+            v = value if np.isfinite(value) else 0.0
+            self.log(f"val_{name}", float(v), prog_bar=name == "num_switches")
+        self._val_rows = {}
+
+    # --- optimisation -----------------------------------------------------------------
+    def configure_optimizers(self):
+        opt = build_optimizer(self.parameters(), self.cfg.get("optimizer"))
+        sched = build_scheduler(opt, self.cfg.get("scheduler"))
+        if sched is None:
+            return opt
+        sched["monitor"] = self.loss_monitor
+        return {"optimizer": opt, "lr_scheduler": sched}
+
+
+def load_model_from_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[GlobalTrackingTransformer, dict[str, Any]]:
+    """Rebuild the model (eval mode) and its full config from a training checkpoint."""
+    from dreem.utils.errors import InputDataError
+
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise InputDataError(f"{path}: cannot read checkpoint ({exc})") from exc
+    if "hyper_parameters" not in ckpt or "state_dict" not in ckpt:
+        raise InputDataError(f"{path}: not a dreem training checkpoint (no config / weights)")
+    cfg = dict(ckpt["hyper_parameters"])
+    model = GlobalTrackingTransformer(cfg.get("model") or {})
+    state = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(state)
+    model.to(map_location)
+    model.eval()
+    return model, cfg

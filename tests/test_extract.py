@@ -1,0 +1,180 @@
+"""Crop geometry and extraction into shards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_data_fakes import NODES, coded_image, install, walking_frames
+
+from dreem.data.extract import extract_video, extraction_params, normalize_params
+from dreem.data.geometry import (
+    anchor_points,
+    crop_windows,
+    keep_mask,
+    resolve_anchors,
+    square_boxes,
+)
+from dreem.io.shards import read_shard
+from dreem.utils.errors import ConfigError
+
+PARAMS = {"crop_size": 6, "padding": 1, "anchors": "thorax", "handle_missing": "drop", "seed": 0}
+
+
+@pytest.mark.parametrize("crop_size,padding", [(6, 1), (5, 0), (7, 2)])
+@pytest.mark.parametrize(
+    "xy", [(20.2, 15.7), (0.0, 0.0), (49.4, 39.49), (1.6, 38.0), (-2.0, 10.0), (48.0, 0.4)]
+)
+def test_crop_centre_pixel_is_frame_pixel_at_anchor(crop_size, padding, xy):
+    img = coded_image(40, 50, 0, channels=2)
+    boxes = square_boxes(np.array([xy], np.float32), crop_size, padding)
+    side = crop_size + 2 * padding
+    crop = crop_windows(img, boxes, side)[0]
+    assert crop.shape == (2, side, side)
+    assert boxes[0, 2] - boxes[0, 0] == side and boxes[0, 3] - boxes[0, 1] == side
+    row, col = int(np.floor(xy[1] + 0.5)), int(np.floor(xy[0] + 0.5))
+    centre = crop[:, side // 2, side // 2]
+    if 0 <= row < 40 and 0 <= col < 50:
+        np.testing.assert_array_equal(centre, img[row, col])
+    else:
+        assert (centre == 0).all()
+    # every crop pixel is either the matching frame pixel or zero padding outside the frame
+    y1, x1 = int(boxes[0, 0]), int(boxes[0, 1])
+    for r in range(side):
+        for c in range(side):
+            fy, fx = y1 + r, x1 + c
+            expect = img[fy, fx] if (0 <= fy < 40 and 0 <= fx < 50) else 0
+            np.testing.assert_array_equal(crop[:, r, c], expect)
+
+
+def test_nan_box_gives_zero_crop():
+    img = coded_image(10, 10, 0)
+    boxes = square_boxes(np.array([[np.nan, 3.0]], np.float32), 4, 0)
+    assert np.isnan(boxes).all()
+    assert (crop_windows(img, boxes, 4) == 0).all()
+
+
+def _pts(*rows):
+    return np.array(rows, np.float32)
+
+
+def test_handle_missing_modes():
+    pts = np.stack([_pts([1, 1], [4, 6], [7, 2]), _pts([1, 1], [np.nan, np.nan], [5, 3])])
+    spec = resolve_anchors("thorax", NODES)
+    drop = anchor_points(pts, spec, "drop")
+    assert keep_mask(drop, "drop").tolist() == [True, False]
+    ign = anchor_points(pts, spec, "ignore")
+    assert keep_mask(ign, "ignore").tolist() == [True, True]
+    assert np.isnan(ign[1]).all()
+    cen = anchor_points(pts, spec, "centroid")
+    np.testing.assert_allclose(cen[1, 0], [3.0, 2.0])  # nan-mean of visible nodes
+    np.testing.assert_allclose(cen[0, 0], [4.0, 6.0])
+    # with several anchors a missing one stays missing under "centroid"
+    multi = anchor_points(pts, resolve_anchors(["head", "thorax"], NODES), "centroid")
+    assert np.isfinite(multi[1, 0]).all() and np.isnan(multi[1, 1]).all()
+
+
+def test_centroid_anchor_and_literal_centroid_node():
+    pts = _pts([[0, 0], [2, 4], [np.nan, np.nan]])
+    mid = anchor_points(pts, resolve_anchors("centroid", NODES), "drop")
+    np.testing.assert_allclose(mid[0, 0], [1.0, 2.0])
+    lit = anchor_points(pts, resolve_anchors("centroid", ["a", "centroid", "b"]), "drop")
+    np.testing.assert_allclose(lit[0, 0], [2.0, 4.0])
+
+
+def test_int_anchors_are_visible_nodes_or_midpoint_and_seeded():
+    pts = np.stack([_pts([0, 0], [10, 10], [np.nan, np.nan])] * 50)
+    spec = resolve_anchors(3, NODES)
+    assert spec.n_anchors == 3 and spec.names == ("random:3",)
+    a = anchor_points(pts, spec, "drop", np.random.default_rng(1))
+    b = anchor_points(pts, spec, "drop", np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    allowed = {(0.0, 0.0), (10.0, 10.0), (5.0, 5.0)}
+    seen = {tuple(map(float, p)) for p in a.reshape(-1, 2)}
+    assert seen == allowed  # drawn from visible nodes + midpoint, never the invisible node
+
+
+def test_unknown_anchor_name_suggests():
+    with pytest.raises(ConfigError, match="thorx.*did you mean 'thorax'"):
+        resolve_anchors("thorx", NODES)
+    with pytest.raises(ConfigError, match="empty"):
+        normalize_params({**PARAMS, "anchors": []})
+    with pytest.raises(ConfigError, match="handle_missing.*did you mean 'drop'"):
+        normalize_params({**PARAMS, "handle_missing": "dorp"})
+
+
+def test_extraction_round_trip(monkeypatch, tmp_path):
+    frames = walking_frames(12, 2)
+    frames[5][1] = (1, _pts([1, 1], [np.nan, np.nan], [3, 3]))  # thorax missing → dropped
+    row, src = install(monkeypatch, tmp_path, frames)
+    out = tmp_path / "crops" / "v.parquet"
+    stats = extract_video(row, PARAMS, out, progress=False)
+    assert src.closed
+    assert stats["n_frames_read"] == 12 and stats["n_instances"] == 23
+    assert stats["n_dropped_missing"] == 1 and stats["n_dropped_nan"] == 2
+    assert json.loads(out.with_suffix(".stats.json").read_text())["n_instances"] == 23
+    data = read_shard(out)
+    meta = data.meta
+    assert meta.params["n_anchors"] == 1 and meta.crop_hw == (8, 8)
+    assert meta.anchor_names == ["thorax"] and meta.node_names == NODES
+    assert data.crops.shape == (23, 1, 1, 8, 8) and data.crops.dtype == np.uint16
+    assert data.gt_track_id.tolist() == [0, 1] * 5 + [0] + [0, 1] * 6
+    assert (data.frame_idx[:-1] <= data.frame_idx[1:]).all()
+    for k in range(len(data)):
+        f, i = int(data.frame_idx[k]), int(data.instance_idx[k])
+        pts = frames[f][i][1]
+        img = coded_image(40, 50, f)
+        r, c = np.floor(pts[1, ::-1] + 0.5).astype(int)
+        assert data.crops[k, 0, 0, 4, 4] == img[r, c, 0]
+        np.testing.assert_allclose(data.bbox[k, 0], [r - 4, c - 4, r + 4, c + 4])
+        np.testing.assert_allclose(data.centroid[k], np.nanmean(pts, 0), rtol=1e-5)
+        np.testing.assert_allclose(data.pose[k], pts)
+
+
+def test_multi_anchor_colour_crops(monkeypatch, tmp_path):
+    row, _ = install(monkeypatch, tmp_path, walking_frames(3, 2), channels=3, dtype=np.uint8)
+    out = tmp_path / "v.parquet"
+    extract_video(row, {**PARAMS, "anchors": ["head", "tail", "centroid"]}, out, progress=False)
+    data = read_shard(out)
+    assert data.crops.shape == (6, 3, 3, 8, 8) and data.bbox.shape == (6, 3, 4)
+    assert data.meta.anchor_names == ["head", "tail", "centroid"]
+
+
+def test_shard_reused_or_rewritten(monkeypatch, tmp_path):
+    row, _ = install(monkeypatch, tmp_path, walking_frames(4, 2))
+    out = tmp_path / "v.parquet"
+    first = extract_video(row, PARAMS, out, progress=False)
+    mtime = out.stat().st_mtime_ns
+    again = extract_video(row, dict(PARAMS), out, progress=False)
+    assert again["skipped"] and again["n_instances"] == first["n_instances"]
+    assert out.stat().st_mtime_ns == mtime
+    # the seed does not matter for named anchors
+    assert extract_video(row, {**PARAMS, "seed": 9}, out, progress=False)["skipped"]
+    changed = extract_video(row, {**PARAMS, "crop_size": 4}, out, progress=False)
+    assert not changed["skipped"] and read_shard(out).meta.crop_hw == (6, 6)
+
+
+def test_failure_leaves_no_shard(monkeypatch, tmp_path):
+    row, src = install(monkeypatch, tmp_path, walking_frames(10, 2), fail_at=6)
+    out = tmp_path / "crops" / "v.parquet"
+    with pytest.raises(RuntimeError, match="decoder died"):
+        extract_video(row, PARAMS, out, progress=False)
+    assert src.closed
+    assert list(out.parent.iterdir()) == []
+
+
+def test_extraction_params_fallbacks():
+    p = extraction_params({"crop_size": 64}, {"padding": 2, "anchors": "thorax", "seed": 3})
+    assert p == {
+        "crop_size": 64,
+        "padding": 2,
+        "anchors": "thorax",
+        "handle_missing": "centroid",
+        "seed": 3,
+    }
+    spec = {"dir": {"path": ["/a", "/b"]}, "crop_size": [32, 48]}
+    row = {"video_path": "/b/x.mp4", "labels_path": "/b/x.slp"}
+    assert extraction_params(spec, {}, row=row)["crop_size"] == 48
+    with pytest.raises(ConfigError, match="flies.crop_size"):
+        extraction_params({"crop_size": [1, 2, 3], "dir": {"path": "/a"}}, {}, key_path="flies")

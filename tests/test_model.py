@@ -1,0 +1,168 @@
+"""Model: embeddings (incl. the reference's bugs, fixed), encoder, transformer, GTR paths."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from dreem.models.attention_head import AttentionHead
+from dreem.models.embeddings import Embedding
+from dreem.models.encoder import VisualEncoder
+from dreem.models.gtr import GlobalTrackingTransformer
+from dreem.utils.errors import ConfigError
+
+D = 32
+
+
+def tiny_cfg(**over):
+    cfg = {
+        "d_model": D,
+        "nhead": 2,
+        "num_encoder_layers": 1,
+        "num_decoder_layers": 2,
+        "return_intermediate_dec": True,
+        "decoder_self_attn": True,
+        "embedding_meta": {"pos": {"mode": "fixed", "normalize": True}, "temp": {"mode": "learned"}},
+        "encoder_cfg": {"model_name": "resnet18", "backend": "timm", "in_chans": 3},
+    }
+    cfg.update(over)
+    return cfg
+
+
+def random_clip(n_frames=4, n_per=3, hw=24, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n = n_frames * n_per
+    yx = torch.rand(n, 2, generator=g) * 0.8
+    boxes = torch.cat([yx, yx + 0.2], dim=1).unsqueeze(1)
+    return SimpleNamespace(
+        crops=torch.rand(n, 3, hw, hw, generator=g),
+        boxes=boxes,
+        frame_idx=torch.arange(n_frames).repeat_interleave(n_per) + 10,
+        gt_ids=torch.arange(n_per).repeat(n_frames),
+    )
+
+
+def test_fixed_pos_normalize_distinguishes_boxes():
+    # The reference divided each coordinate by itself (one anchor) → constant embedding.
+    emb = Embedding("pos", "fixed", D, normalize=True)
+    a = emb(torch.tensor([[[0.1, 0.2, 0.3, 0.4]]]))
+    b = emb(torch.tensor([[[0.5, 0.6, 0.7, 0.9]]]))
+    assert emb.scale == pytest.approx(2 * math.pi)
+    assert (a - b).abs().max() > 0.1
+
+
+def test_learned_temporal_distinct_offsets():
+    # The reference mapped every integer offset >= 1 to the last table row.
+    emb = Embedding("temp", "learned", D, emb_num=16)
+    out = emb(torch.arange(8).float())
+    dist = torch.cdist(out, out)
+    off_diag = dist + torch.eye(8) * 1e9
+    assert off_diag.min() > 1e-4
+
+
+def test_learned_pos_and_centre_size():
+    boxes = torch.tensor([[[0.1, 0.1, 0.3, 0.3]], [[0.6, 0.6, 0.9, 0.9]]])
+    for over in (True, False):
+        emb = Embedding("pos", "learned", D, emb_num=8, over_boxes=over)
+        out = emb(boxes)
+        assert out.shape == (2, D)
+        assert not torch.allclose(out[0], out[1])
+
+
+def test_embedding_errors_and_off():
+    with pytest.raises(ConfigError):
+        Embedding("pos", "fixd", D)
+    with pytest.raises(ConfigError):
+        Embedding("pos", "fixed", D, scale=3.0)  # scale without normalize
+    with pytest.raises(ConfigError):
+        Embedding("pos", "fixed", D, n_points=3)  # 3 anchors need an MLP
+    emb = Embedding("pos", "fixed", D, n_points=3, mlp_cfg={"hidden_dim": 16, "num_layers": 2})
+    assert emb(torch.rand(5, 3, 4)).shape == (5, D)
+    assert torch.count_nonzero(Embedding("temp", "off", D)(torch.arange(3).float())) == 0
+
+
+def test_box_normalisation_non_square_is_model_agnostic():
+    # Boxes reach the model normalised y/H and x/W. On a 100 (H) x 400 (W) image, a box at
+    # the bottom-left and one at the top-right have different, in-range coordinates.
+    h, w = 100, 400
+    px = torch.tensor([[[80.0, 0.0, 100.0, 40.0]], [[0.0, 360.0, 20.0, 400.0]]])
+    norm = px / torch.tensor([h, w, h, w])
+    assert norm.min() >= 0 and norm.max() <= 1
+    assert norm[0, 0, 0] == pytest.approx(0.8) and norm[1, 0, 1] == pytest.approx(0.9)
+    emb = Embedding("pos", "fixed", D, normalize=True)
+    e = emb(norm)
+    assert not torch.allclose(e[0], e[1])
+
+
+@pytest.mark.parametrize("backend,chans", [("timm", 3), ("timm", 6), ("torchvision", 6)])
+def test_encoder_shapes_and_norm(backend, chans):
+    enc = VisualEncoder(D, "resnet18", backend=backend, in_chans=chans)
+    out = enc(torch.rand(2, chans, 24, 24))
+    assert out.shape == (2, D)
+    assert torch.allclose(out.norm(dim=1), torch.ones(2), atol=1e-5)
+    with pytest.raises(ValueError, match="in_chans"):
+        enc(torch.rand(2, chans + 3, 24, 24))
+
+
+def test_encoder_unknown_name():
+    with pytest.raises(ConfigError, match="resnet18"):
+        VisualEncoder(D, "resnet_18")
+
+
+def test_attention_head_scaling():
+    q, k = torch.rand(3, D), torch.rand(5, D)
+    torch.manual_seed(0)
+    a = AttentionHead(D, 1, 0.0, scale=False)
+    torch.manual_seed(0)
+    b = AttentionHead(D, 1, 0.0, scale=True)
+    assert a(q, k).shape == (3, 5)
+    assert torch.allclose(a(q, k) / math.sqrt(D), b(q, k), atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "glu"])
+def test_forward_shapes(activation):
+    model = GlobalTrackingTransformer(tiny_cfg(activation=activation, norm=True))
+    clip = random_clip()
+    out = model(clip)
+    assert len(out) == 2 and all(o.shape == (12, 12) for o in out)
+
+
+def test_encode_associate_equals_forward():
+    torch.manual_seed(0)
+    model = GlobalTrackingTransformer(tiny_cfg()).eval()
+    clip = random_clip()
+    with torch.no_grad():
+        full = model(clip)
+        feats = torch.cat([model.encode(clip.crops[:5]), model.encode(clip.crops[5:])])
+        for frame in torch.unique(clip.frame_idx):
+            q = clip.frame_idx == frame
+            part = model.associate(
+                feats, clip.boxes, clip.frame_idx, feats[q], clip.boxes[q], clip.frame_idx[q]
+            )
+            for a, b in zip(full, part, strict=True):
+                assert torch.allclose(a[q], b, atol=1e-5)
+
+
+def test_times_are_relative_to_window():
+    torch.manual_seed(0)
+    model = GlobalTrackingTransformer(tiny_cfg()).eval()
+    clip = random_clip()
+    with torch.no_grad():
+        f = model.encode(clip.crops)
+        a = model.associate(f, clip.boxes, clip.frame_idx, f, clip.boxes, clip.frame_idx)[-1]
+        t2 = clip.frame_idx + 1000
+        b = model.associate(f, clip.boxes, t2, f, clip.boxes, t2)[-1]
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_pretrained_without_cache_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="pretrained"):
+        VisualEncoder(D, "resnet18", backend="torchvision", pretrained=True)
+    with pytest.raises(ConfigError, match="pretrained"):
+        VisualEncoder(D, "resnet18", backend="timm", pretrained=True)

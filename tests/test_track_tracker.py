@@ -1,0 +1,181 @@
+"""Tracker, baseline and track_shard behaviour on synthetic shards with a fake model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dreem.evaluation.evaluate import evaluate_tracks
+from dreem.inference.synthetic import FakeModel, write_synthetic_shard
+from dreem.inference.track import track_shard
+from dreem.inference.tracker import Tracker, parse_tracker_cfg, windowed_softmax
+from dreem.utils.errors import ConfigError
+
+
+def _metric(summary, name):
+    return float(summary.set_index("metric").value[name])
+
+
+def _track(tmp_path, shard, cfg=None, model=None, name="out"):
+    model = model or FakeModel()
+    return track_shard((model, {"tracker": {}}), shard, cfg or {}, tmp_path / name, progress=False)
+
+
+def test_ids_start_at_zero_and_input_ids_not_copied(tmp_path):
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=15, n_animals=3, gt_offset=7)
+    t = _track(tmp_path, shard)
+    assert sorted(t.track_id.unique()) == [0, 1, 2]
+    assert set(t.gt_track_id.unique()) == {7, 8, 9}
+    summary, _ = evaluate_tracks(t)
+    assert _metric(summary, "num_switches") == 0
+    assert _metric(summary, "mota") == 1.0
+    assert t.confidence.between(0, 1).all()
+    assert (tmp_path / "out.parquet").is_file() and (tmp_path / "out.csv").is_file()
+
+
+def test_max_tracks_never_exceeded_with_spurious_detections(tmp_path):
+    extra = {f: [(60.0, 10.0 + f)] for f in range(3, 20, 4)}
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=24, n_animals=2, extra=extra)
+    free = _track(tmp_path, shard, {"max_gap": 1}, name="free")
+    assert free.track_id[free.track_id >= 0].nunique() > 2  # spurious ones get new ids
+    capped = _track(tmp_path, shard, {"max_tracks": 2, "max_gap": 1}, name="capped")
+    ids = capped.track_id[capped.track_id >= 0]
+    assert ids.nunique() <= 2
+    # the real animals keep their identities; the extra detection is left unassigned
+    real = capped[capped.gt_track_id >= 0]
+    assert real.groupby("gt_track_id").track_id.nunique().max() == 1
+    assert (capped[capped.gt_track_id < 0].track_id == -1).all()
+
+
+def test_max_tracks_reuses_expired_ids(tmp_path):
+    # animal 1 disappears for 6 frames; with max_gap 2 its track expires
+    drop = {(f, 1) for f in range(5, 11)}
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=16, n_animals=2, drop=drop)
+    free = _track(tmp_path, shard, {"max_gap": 2}, name="free")
+    assert free.track_id.nunique() == 3  # a new, non-colliding id after expiry
+    after = free[(free.gt_track_id == 1) & (free.frame_idx > 10)].track_id.unique()
+    assert list(after) == [2]
+    capped = _track(tmp_path, shard, {"max_gap": 2, "max_tracks": 2}, name="capped")
+    assert capped.track_id.nunique() == 2
+    assert capped.groupby("gt_track_id").track_id.nunique().max() == 1
+
+
+def test_state_reset_between_videos(tmp_path):
+    from dreem.inference.track import encode_shard, model_associate
+    from dreem.io.shards import read_shard
+
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=5, n_animals=2)
+    data = read_shard(shard, with_crops=False)
+    model = FakeModel()
+    assoc = model_associate(model, encode_shard(model, shard), data.bbox, data.frame_idx)
+    tracker = Tracker({})
+    a = tracker.track_video(assoc, data.frame_idx, data.bbox, data.centroid)
+    b = tracker.track_video(assoc, data.frame_idx, data.bbox, data.centroid)
+    assert np.array_equal(a.track_id, b.track_id)  # second video starts again at id 0
+    assert sorted(set(b.track_id)) == [0, 1]
+
+
+def test_decay_time_weights_recent_frames_more():
+    # one track seen at steps 0..3; the query looks like the OLD appearances, not the recent
+    frame_idx = np.array([0, 1, 2, 3, 4])
+    boxes = np.zeros((5, 1, 4))
+    cen = np.zeros((5, 2))
+
+    def scores(decay):
+        tr = Tracker({"decay_time": decay, "window_size": 8})
+        from collections import deque
+
+        q = deque([0, 1, 2, 3], maxlen=8)
+        logits = np.array([[3.0, 3.0, 3.0, -3.0]])
+        s, *_ = tr._score(
+            lambda ref, query: logits,
+            np.array([4]),
+            [0],
+            {0: q},
+            4,
+            frame_idx,
+            frame_idx,
+            boxes,
+            cen,
+        )
+        return float(s[0, 0])
+
+    plain, decayed = scores(None), scores(0.5)
+    assert decayed < plain  # the dissimilar most recent appearance now dominates
+    assert scores(0.9) > decayed
+
+
+def test_windowed_softmax_has_null_column():
+    logits = np.array([[2.0, 1.0, 5.0], [0.0, 0.0, -1.0]])
+    probs, null = windowed_softmax(logits, np.array([0, 0, 3]))
+    assert probs.shape == (2, 3) and null.shape == (2, 2)
+    np.testing.assert_allclose(probs[:, :2].sum(1) + null[:, 0], 1.0)
+    np.testing.assert_allclose(probs[:, 2] + null[:, 1], 1.0)
+
+
+def test_use_vis_feats_false_never_encodes(tmp_path):
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=10, n_animals=2)
+    model = FakeModel()
+    t = _track(tmp_path, shard, {"use_vis_feats": False}, model=model)
+    assert model.encode_calls == 0
+    assert model.associate_calls > 0
+    assert (t.track_id >= 0).all()
+
+
+def test_every_crop_encoded_once_in_batches(tmp_path):
+    n_frames, n_animals = 50, 3  # 150 crops, row groups of 16 rows
+    shard = write_synthetic_shard(
+        tmp_path / "s.parquet", n_frames=n_frames, n_animals=n_animals, rows_per_group=16
+    )
+    model = FakeModel()
+    _track(tmp_path, shard, {"window_size": 4}, model=model)
+    assert model.encoded_rows == n_frames * n_animals
+    assert model.encode_calls == math.ceil(n_frames * n_animals / 64)
+
+
+def test_baseline_straight_lines_zero_switches(tmp_path):
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=40, n_animals=4, gt_offset=3)
+    t = track_shard("baseline", shard, None, tmp_path / "b", progress=False)
+    summary, _ = evaluate_tracks(t)
+    assert _metric(summary, "num_switches") == 0
+    assert sorted(t.track_id.unique()) == [0, 1, 2, 3]
+    assert t.confidence.between(0, 1).all()
+
+
+def test_appearance_beats_baseline_on_crossing(tmp_path):
+    # two animals on the same line crossing each other: position alone is ambiguous
+    from dreem.io.shards import InstanceRecord, ShardMeta, ShardWriter
+
+    meta = ShardMeta("x", "none", "", "", {}, {}, 64, 64, 20, 1, "uint8", (4, 4), ["c"])
+    path = tmp_path / "cross.parquet"
+    with ShardWriter(path, meta) as w:
+        for f in range(20):
+            recs = []
+            for k, x in enumerate([10 + 2.2 * f, 52 - 2.2 * f]):
+                crop = np.full((1, 1, 4, 4), 50 + 150 * k, np.uint8)
+                box = np.array([[30, x - 2, 34, x + 2]], np.float32)
+                recs.append(InstanceRecord(f, k, k, None, 1.0, (x, 32.0), box, np.zeros((0, 2)),
+                                           crop))
+            w.add_frame(recs)
+    model_t = _track(tmp_path, path, {"iou": None})
+    assert _metric(evaluate_tracks(model_t)[0], "num_switches") == 0
+    base = track_shard("baseline", path, None, tmp_path / "b", progress=False)
+    assert _metric(evaluate_tracks(base)[0], "num_switches") > 0
+
+
+def test_bad_tracker_config_names_key():
+    with pytest.raises(ConfigError, match="tracker.iou"):
+        parse_tracker_cfg({"iou": "sum"})
+    with pytest.raises(ConfigError, match="tracker.window_size"):
+        parse_tracker_cfg({"window_size": 0})
+    assert parse_tracker_cfg({"max_tracks": None})["max_tracks"] == math.inf
+
+
+def test_missing_checkpoint_is_clear_error(tmp_path):
+    from dreem.utils.errors import InputDataError
+
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=2, n_animals=1)
+    with pytest.raises(InputDataError, match="checkpoint not found"):
+        track_shard(tmp_path / "nope.ckpt", shard, None, tmp_path / "o", progress=False)

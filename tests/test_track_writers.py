@@ -1,0 +1,141 @@
+"""Native outputs of track_shard: SLEAP .slp write-back and CTC _RES folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dreem.inference.synthetic import FakeModel, synthetic_positions, write_synthetic_shard
+from dreem.inference.track import track_shard
+from dreem.inference.writers import track_segments
+
+
+def _make_slp(path: Path, n_frames: int, pos: np.ndarray) -> None:
+    import sleap_io as sio
+
+    skel = sio.Skeleton(["head", "tail"])
+    video = sio.Video(filename=str(path.with_suffix(".mp4")), open_backend=False)
+    tracks = [sio.Track(name="input_A"), sio.Track(name="input_B")]
+    frames = []
+    for f in range(n_frames):
+        insts = []
+        for k in range(pos.shape[1]):
+            x, y = pos[f, k]
+            pts = np.array([[x - 2, y], [x + 2, y]])
+            insts.append(sio.Instance.from_numpy(pts, skeleton=skel, track=tracks[1 - k]))
+        if f == 2:  # an all-NaN instance: never in the shard, kept untracked
+            insts.append(sio.Instance.from_numpy(np.full((2, 2), np.nan), skeleton=skel))
+        frames.append(sio.LabeledFrame(video=video, frame_idx=f, instances=insts))
+    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skel], tracks=tracks)
+    sio.save_slp(labels, str(path))
+
+
+def test_slp_roundtrip_every_instance_once(tmp_path):
+    import sleap_io as sio
+
+    n_frames = 8
+    pos = synthetic_positions(n_frames, 2)
+    slp = tmp_path / "in.slp"
+    _make_slp(slp, n_frames, pos)
+    shard = write_synthetic_shard(
+        tmp_path / "s.parquet",
+        n_frames=n_frames,
+        n_animals=2,
+        gt_offset=0,
+        source_format="slp",
+        labels_path=str(slp),
+        video_path=str(slp.with_suffix(".mp4")),
+    )
+    cfg = {"confidence_threshold": 0.999999}  # flag some frames as uncertain
+    table = track_shard((FakeModel(1.0), {}), shard, cfg, tmp_path / "o" / "v", progress=False)
+    out = sio.load_slp(str(tmp_path / "o" / "v.slp"), open_videos=False)
+    assert len(out.videos) == 1 and len(out.labeled_frames) == n_frames
+    assert {t.name for t in out.tracks} == {"track_0", "track_1"}
+    n_inst = sum(len(lf.instances) for lf in out.labeled_frames)
+    assert n_inst == 2 * n_frames + 1
+    pred = {(r.frame_idx, r.instance_idx): r for r in table.itertuples()}
+    for lf in out.labeled_frames:
+        for i, inst in enumerate(lf.instances):
+            row = pred.get((lf.frame_idx, i))
+            if row is None:
+                assert inst.track is None and np.isnan(inst.numpy()).all()
+            else:
+                assert inst.track.name == f"track_{row.track_id}"
+                assert inst.tracking_score == pytest.approx(row.confidence)
+                np.testing.assert_allclose(inst.numpy().mean(0), pos[lf.frame_idx, i], atol=1e-4)
+    assert len(out.suggestions) > 0
+
+
+def _make_ctc(root: Path, n_frames: int, present) -> tuple[Path, Path]:
+    import tifffile
+
+    raw, tra = root / "01", root / "01_GT" / "TRA"
+    raw.mkdir(parents=True)
+    tra.mkdir(parents=True)
+    for f in range(n_frames):
+        m = np.zeros((32, 32), np.uint16)
+        for lab, (y, x) in {3: (8, 4 + f), 9: (24, 4 + f)}.items():
+            if present(f, lab):
+                m[y - 2 : y + 2, x - 2 : x + 2] = lab
+        tifffile.imwrite(tra / f"man_track{f:03d}.tif", m)
+        tifffile.imwrite(raw / f"t{f:03d}.tif", (m > 0).astype(np.uint8) * 200)
+    return raw, tra
+
+
+def _ctc_shard(path: Path, raw: Path, tra: Path, n_frames: int, present) -> Path:
+    from dreem.io.shards import InstanceRecord, ShardMeta, ShardWriter
+
+    meta = ShardMeta("01", "ctc", str(tra), str(raw), {}, {}, 32, 32, n_frames, 1, "uint8",
+                     (4, 4), ["centroid"], ["centroid"])
+    with ShardWriter(path, meta) as w:
+        for f in range(n_frames):
+            recs = []
+            labs = [lab for lab in (3, 9) if present(f, lab)]
+            for rank, lab in enumerate(labs):
+                y, x = (8.0 if lab == 3 else 24.0), 4.0 + f
+                recs.append(InstanceRecord(
+                    f, rank, lab, str(lab), 1.0, (x - 0.5, y - 0.5),
+                    np.array([[y - 2, x - 2, y + 2, x + 2]], np.float32),
+                    np.array([[x, y]], np.float32), np.zeros((1, 1, 4, 4), np.uint8)))
+            w.add_frame(recs)
+    return path
+
+
+def test_ctc_res_relabelled_and_lineage_consistent(tmp_path):
+    import tifffile
+
+    n = 6
+
+    def present(f, lab):  # label 9 disappears in frames 2-3 and comes back
+        return lab == 3 or f not in (2, 3)
+
+    raw, tra = _make_ctc(tmp_path, n, present)
+    shard = _ctc_shard(tmp_path / "s.parquet", raw, tra, n, present)
+    table = track_shard("baseline", shard, None, tmp_path / "o" / "01", progress=False)
+    res = tmp_path / "o" / "01_RES"
+    files = sorted(res.glob("mask*.tif"))
+    assert [f.name for f in files] == [f"mask{f:03d}.tif" for f in range(n)]
+    lines = [tuple(map(int, ln.split())) for ln in (res / "res_track.txt").read_text().split("\n")
+             if ln]
+    spans = {lab: (b, e, p) for lab, b, e, p in lines}
+    # track 0 (label 3 in GT) is continuous; track 1 is split into two segments with a parent
+    assert spans[1] == (0, n - 1, 0)
+    assert spans[2] == (0, 1, 0)
+    assert spans[3] == (4, n - 1, 2)
+    for f, path in enumerate(files):
+        m = tifffile.imread(path)
+        assert m.dtype == np.uint16
+        gt = tifffile.imread(tra / f"man_track{f:03d}.tif")
+        assert set(np.unique(m)) - {0} == {lab for lab, (b, e, _) in spans.items() if b <= f <= e}
+        assert np.array_equal(m > 0, gt > 0)  # masks kept, only relabelled
+    assert set(table.track_id) == {0, 1}
+
+
+def test_track_segments_splits_gaps():
+    t = pd.DataFrame({"track_id": [0, 0, 0, 1, -1], "frame_idx": [0, 1, 5, 2, 3]})
+    segs = track_segments(t)
+    assert segs[["label", "begin", "end", "parent"]].values.tolist() == [
+        [1, 0, 1, 0], [3, 5, 5, 1], [2, 2, 2, 0]]

@@ -1,0 +1,45 @@
+# Aggregate all metrics into one table, one figure and an HTML report; render one video
+# per evaluated dataset (first video, first trained model) for the report.
+
+
+rule render:
+    input:
+        demo=lambda wc: demo_input(wc.dataset),
+        tracks=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
+        files=lambda wc: pair_inputs(pair(wc.dataset, wc.video_id)),
+    output:
+        mp4=f"{OUT}/summary/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
+    params:
+        video=lambda wc: str(pair(wc.dataset, wc.video_id).video_path),
+        code=code_param("render"),
+    log:
+        log_path("render", "{model}", "{dataset}", "{video_id}"),
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    conda:
+        "../../envs/dreem.yaml"
+    script:
+        "../scripts/render.py"
+
+
+rule aggregate:
+    input:
+        metrics=all_metrics,
+        videos=all_renders,
+    output:
+        csv=SUMMARY["csv"],
+        png=SUMMARY["png"],
+        html=SUMMARY["html"],
+    params:
+        title="dreem-pipeline report",
+        code=code_param("aggregate"),
+    log:
+        log_path("aggregate"),
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    conda:
+        "../../envs/dreem.yaml"
+    script:
+        "../scripts/aggregate.py"

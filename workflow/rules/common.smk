@@ -1,0 +1,280 @@
+# Parse-time helpers shared by all rules: config validation, per-video job enumeration,
+# per-rule params (config subtree + dreem version + dreem source hash) and output paths.
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+import dreem
+from dreem.config import load_dreem_config
+from dreem.config.pipeline import load_pipeline_config
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+from dreem.utils.errors import DreemError
+
+# 1. Config: JSON-Schema first (clear messages with the failing key), then the library's
+#    cross-checks (unknown dataset names in models/evaluate, missing model configs, ...).
+# set_default=False: defaults come from load_pipeline_config (filling them from a oneOf
+# schema would inject one branch's defaults into the other).
+validate(config, "../schemas/config.schema.yaml", set_default=False)
+try:
+    PCFG = load_pipeline_config(dict(config))
+except DreemError as err:
+    raise WorkflowError(f"invalid pipeline config: {err}") from None
+
+OUT = str(PCFG["output_dir"]).rstrip("/") or "."
+SEED = PCFG.get("seed")
+DEMO = PCFG.get("demo") or {}
+DATASETS = PCFG["datasets"]
+MODELS = PCFG["models"]
+EVALUATE = PCFG.get("evaluate") or {}
+EVAL_DATASETS = list(EVALUATE.get("datasets") or [])
+EVAL_MODELS = list(EVALUATE.get("models") or [])
+EVAL_METRICS = EVALUATE.get("metrics")
+RENDER = bool(EVALUATE.get("render", False))
+
+NAME_RE = r"[A-Za-z0-9._-]+"
+
+
+wildcard_constraints:
+    dataset=NAME_RE,
+    model=NAME_RE,
+    video_id=NAME_RE,
+
+
+# 2. Code identity: the dreem version and a hash of the sources each rule runs. A param
+#    change is a rerun trigger, so editing e.g. dreem/inference/ reruns track onward only.
+DREEM_DIR = Path(dreem.__file__).resolve().parent
+RULE_SOURCES = {
+    "demo": ["synth", "utils"],
+    "discover": ["io", "utils"],
+    "extract": ["data", "io", "utils"],
+    "train": ["training", "models", "data", "config", "io", "utils"],
+    "track": ["inference", "training", "models", "data", "io", "utils"],
+    "evaluate": ["evaluation", "io", "utils"],
+    "render": ["evaluation", "io", "utils"],
+    "aggregate": ["evaluation", "utils"],
+}
+
+
+@functools.cache
+def _source_hash(parts: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        root = DREEM_DIR / part
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for f in files:
+            if f.is_file() and f.suffix in {".py", ".yaml", ".json"}:
+                h.update(str(f.relative_to(DREEM_DIR)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def code_param(rule_name: str) -> dict:
+    """``{"version", "sources"}`` for a rule's ``params: code=...``."""
+    return {
+        "version": dreem.__version__,
+        "sources": _source_hash(tuple(RULE_SOURCES[rule_name])),
+    }
+
+
+# 3. Models: DREEM configs are loaded (and validated) once here; rules get only subtrees.
+def _load_model_configs() -> dict:
+    cfgs = {}
+    for name, spec in MODELS.items():
+        if spec.get("baseline"):
+            continue
+        try:
+            cfgs[name] = load_dreem_config(spec["config"], spec.get("overrides"))
+        except DreemError as err:
+            raise WorkflowError(f"models.{name}.config ({spec['config']}): {err}") from None
+    return cfgs
+
+
+MODEL_CFGS = _load_model_configs()
+
+
+def is_baseline(model: str) -> bool:
+    return bool(MODELS[model].get("baseline"))
+
+
+def train_cfg(model: str) -> dict:
+    """The DREEM config a model trains with: everything but the tracker section."""
+    return {k: v for k, v in MODEL_CFGS[model].items() if k != "tracker"}
+
+
+def tracker_cfg(model: str) -> dict | None:
+    """Tracker section: the model config's, or the baseline spec's tracker keys."""
+    if is_baseline(model):
+        return {k: v for k, v in MODELS[model].items() if k != "baseline"}
+    return MODEL_CFGS[model].get("tracker")
+
+
+def model_spec(model: str) -> str:
+    """What track_shard gets: a checkpoint path or ``"baseline"``."""
+    return "baseline" if is_baseline(model) else model_ckpt(model)
+
+
+def model_ckpt(model: str) -> str:
+    return f"{OUT}/models/{model}/best.ckpt"
+
+
+# 4. Extraction params of a dataset: its own spec, else the train_dataset section of the
+#    first trained model that uses it (train/val first, then evaluation), else defaults.
+def _defaults_model(dataset: str) -> str | None:
+    trained = [m for m in MODELS if not is_baseline(m)]
+    for m in trained:
+        if dataset in (MODELS[m].get("train") or []) + (MODELS[m].get("val") or []):
+            return m
+    for m in EVAL_MODELS:
+        if m in MODEL_CFGS:
+            return m
+    return trained[0] if trained else None
+
+
+@functools.cache
+def extract_params(dataset: str) -> dict:
+    from dreem.data.extract import extraction_params
+
+    m = _defaults_model(dataset)
+    defaults = {}
+    if m is not None:
+        defaults = (MODEL_CFGS[m].get("dataset") or {}).get("train_dataset") or {}
+    return extraction_params(DATASETS[dataset], defaults)
+
+
+# 5. Demo data and per-video enumeration. Demo datasets are enumerated after the `demo`
+#    checkpoint has run, so `snakemake -n` works on a fresh clone and one call runs it all.
+DEMO_ENABLED = bool(DEMO.get("enabled", False))
+DEMO_DIR = str(DEMO.get("out_dir", "demo_data")).rstrip("/")
+DEMO_DONE = f"{DEMO_DIR}/DONE.json"
+
+
+def _spec_paths(obj) -> list[str]:
+    if isinstance(obj, dict):
+        return [p for v in obj.values() for p in _spec_paths(v)]
+    if isinstance(obj, (list, tuple)):
+        return [p for v in obj for p in _spec_paths(v)]
+    return [obj] if isinstance(obj, str) and obj else []
+
+
+@functools.cache
+def uses_demo(dataset: str) -> bool:
+    """Whether any path in the dataset's spec lies inside the demo output folder."""
+    if not DEMO_ENABLED:
+        return False
+    demo_root = Path(DEMO_DIR).resolve()
+    for text in _spec_paths(DATASETS[dataset]):
+        try:
+            if Path(text).resolve().is_relative_to(demo_root):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+@functools.cache
+def _pairs(dataset: str) -> tuple:
+    from dreem.io.discover import pair_files
+
+    try:
+        pairs = tuple(pair_files(DATASETS[dataset]))
+    except DreemError as err:
+        raise WorkflowError(f"datasets.{dataset}: {err}") from None
+    if not pairs:
+        raise WorkflowError(f"datasets.{dataset}: no labels/video pairs found")
+    return pairs
+
+
+def pairs(dataset: str) -> tuple:
+    """The dataset's Pair list; waits for the demo checkpoint when it is demo data."""
+    if uses_demo(dataset):
+        checkpoints.demo.get()
+    return _pairs(dataset)
+
+
+def video_ids(dataset: str) -> list[str]:
+    return [p.video_id for p in pairs(dataset)]
+
+
+def pair(dataset: str, video_id: str):
+    for p in pairs(dataset):
+        if p.video_id == video_id:
+            return p
+    raise WorkflowError(f"datasets.{dataset}: no video with id {video_id!r}")
+
+
+def pair_inputs(p) -> list[str]:
+    """Raw files of one pair (their mtimes are rerun triggers for extraction)."""
+    files = [str(p.labels_path)]
+    if p.video_path is not None and str(p.video_path) != str(p.labels_path):
+        files.append(str(p.video_path))
+    return files
+
+
+def demo_input(dataset: str) -> list[str]:
+    return [DEMO_DONE] if uses_demo(dataset) else []
+
+
+# 6. Output paths (docs/architecture.md).
+def manifest_path(dataset: str) -> str:
+    return f"{OUT}/datasets/{dataset}/manifest.parquet"
+
+
+def shard_path(dataset: str, video_id: str) -> str:
+    return f"{OUT}/datasets/{dataset}/crops/{video_id}.parquet"
+
+
+def shards(datasets) -> list[str]:
+    return [shard_path(d, v) for d in datasets for v in video_ids(d)]
+
+
+def tracks_path(model: str, dataset: str, video_id: str) -> str:
+    return f"{OUT}/tracks/{model}/{dataset}/{video_id}.parquet"
+
+
+def metrics_path(model: str, dataset: str, video_id: str) -> str:
+    return f"{OUT}/metrics/{model}/{dataset}/{video_id}.csv"
+
+
+def render_model() -> str | None:
+    """The model whose tracks are rendered for the report (first trained one evaluated)."""
+    trained = [m for m in EVAL_MODELS if not is_baseline(m)]
+    return (trained or EVAL_MODELS or [None])[0]
+
+
+def render_path(model: str, dataset: str, video_id: str) -> str:
+    return f"{OUT}/summary/videos/{model}/{dataset}/{video_id}.mp4"
+
+
+def all_metrics(wildcards=None) -> list[str]:
+    return [
+        metrics_path(m, d, v) for m in EVAL_MODELS for d in EVAL_DATASETS for v in video_ids(d)
+    ]
+
+
+def all_renders(wildcards=None) -> list[str]:
+    m = render_model()
+    if not RENDER or m is None:
+        return []
+    return [render_path(m, d, video_ids(d)[0]) for d in EVAL_DATASETS]
+
+
+SUMMARY = {
+    "csv": f"{OUT}/summary/metrics.csv",
+    "png": f"{OUT}/summary/metrics.png",
+    "html": f"{OUT}/summary/report.html",
+}
+
+
+def summary_outputs() -> list[str]:
+    return list(SUMMARY.values()) if EVAL_MODELS and EVAL_DATASETS else []
+
+
+def model_outputs() -> list[str]:
+    return [model_ckpt(m) for m in MODELS if not is_baseline(m)]
+
+
+def log_path(*parts: str) -> str:
+    return f"{OUT}/logs/" + "/".join(parts) + ".log"

@@ -1,0 +1,26 @@
+# Extract: decode one video once and cut the crops of every instance into a shard.
+# The manifest is `ancient`: re-discovering a dataset (e.g. a video was added) must not
+# re-extract its unchanged videos; each video's own files are the data inputs instead
+# (plus the demo's DONE.json, so regenerated demo data is re-extracted).
+
+
+rule extract:
+    input:
+        demo=lambda wc: demo_input(wc.dataset),
+        manifest=lambda wc: ancient(manifest_path(wc.dataset)),
+        files=lambda wc: pair_inputs(pair(wc.dataset, wc.video_id)),
+    output:
+        shard=f"{OUT}/datasets/{{dataset}}/crops/{{video_id}}.parquet",
+    params:
+        video_id=lambda wc: wc.video_id,
+        crop=lambda wc: extract_params(wc.dataset),
+        code=code_param("extract"),
+    log:
+        log_path("extract", "{dataset}", "{video_id}"),
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    conda:
+        "../../envs/dreem.yaml"
+    script:
+        "../scripts/extract.py"

@@ -1,0 +1,47 @@
+"""Helpers for the thin rule adapters: send all output of a job to its ``log:`` file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def logged(smk: Any) -> Iterator[logging.Logger]:
+    """Redirect stdout/stderr (Python and C level) of this job to ``smk.log[0]``.
+
+    Errors are logged with their traceback and re-raised, so Snakemake marks the job failed.
+    """
+    log_path = Path(smk.log[0])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(log_path, "a", buffering=1) as fh:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        sys.stdout = os.fdopen(os.dup(1), "w", buffering=1)
+        sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+            force=True,
+        )
+        log = logging.getLogger(f"dreem.workflow.{smk.rule}")
+        log.info("rule %s, wildcards %s", smk.rule, dict(smk.wildcards.items()))
+        try:
+            yield log
+        except BaseException:
+            log.exception("rule %s failed", smk.rule)
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)

@@ -1,0 +1,20 @@
+"""Rule `evaluate`: tracks table -> tidy metrics CSV (adapter for dreem.evaluation)."""
+
+from _common import logged
+
+with logged(snakemake) as log:  # noqa: F821
+    import pandas as pd
+    from dreem.evaluation.evaluate import evaluate_tracks, write_metrics
+
+    smk = snakemake  # noqa: F821
+    tracks = pd.read_parquet(smk.input.tracks)
+    summary, events = evaluate_tracks(tracks, metrics=smk.params.metrics["metrics"])
+    write_metrics(
+        summary,
+        events,
+        smk.output.metrics,
+        smk.params.model,
+        smk.params.dataset,
+        smk.params.video_id,
+    )
+    log.info("metrics: %s", summary)
