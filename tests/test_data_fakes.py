@@ -38,6 +38,7 @@ class FakeSource:
         dtype=np.uint16,
         fail_at: int | None = None,
         node_names=None,
+        bad_shape_at: int | None = None,
     ):
         self.labels_path = Path(labels_path)
         self.video_path = Path(video_path)
@@ -53,6 +54,7 @@ class FakeSource:
         self.track_names = sorted({f"track_{t}" for v in frames.values() for t, _ in v if t >= 0})
         self.n_dropped_nan = 2
         self.fail_at = fail_at
+        self.bad_shape_at = bad_shape_at
         self.closed = False
 
     def iter_frames(self, progress: bool = False):
@@ -70,6 +72,8 @@ class FakeSource:
                 for i, (t, p) in enumerate(self.frames[f])
             ]
             img = coded_image(self.height, self.width, f, self.channels, self.dtype)
+            if f == self.bad_shape_at:
+                img = img[:-1]
             yield SourceFrame(f, img, insts)
 
     def close(self) -> None:

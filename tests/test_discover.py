@@ -25,16 +25,16 @@ def _dir_spec(path, ls=".slp", vs=".mp4", **kw):
 
 
 def test_pairing_by_stem_not_order(tmp_path):
-    # names chosen so that sorted label and video lists do not line up by position
     for stem in ["b10", "b2", "a"]:
         make_sleap_pair(tmp_path, stem, n_frames=2)
-    (tmp_path / "a.mp4").rename(tmp_path / "z_tmp.mp4")
-    (tmp_path / "z_tmp.mp4").rename(tmp_path / "a.mp4")  # different mtimes/inode order
+    make_video(tmp_path / "a_extra.mp4", 2)  # sorts between a.mp4 and b10.mp4: breaks positions
+    make_slp(tmp_path / "zz.slp", [tmp_path / "a_extra.mp4"], {0: two_instances(0)})
     pairs = pair_files(_dir_spec(tmp_path))
-    assert [p.video_id for p in pairs] == ["a", "b2", "b10"]  # natural sort
-    for p in pairs:
+    assert [p.video_id for p in pairs] == ["a", "b2", "b10", "zz"]  # natural sort
+    for p in pairs[:3]:
         assert p.labels_path.stem == p.video_path.stem == p.video_id
-        assert p.format == "slp" and p.slp_video_index == 0
+    assert pairs[3].video_path.name == "a_extra.mp4"  # via the video named inside zz.slp
+    assert all(p.format == "slp" and p.slp_video_index == 0 for p in pairs)
 
 
 def test_explicit_lists_paired_by_stem(tmp_path):
@@ -59,6 +59,7 @@ def test_all_unpaired_reported_together(tmp_path):
     other = make_video(tmp_path / "elsewhere" / "v.mp4", 2)
     make_slp(tmp_path / "lonely_labels.slp", [other], {0: two_instances(0)})
     make_slp(tmp_path / "also_alone.slp", [other], {0: two_instances(0)})
+    other.unlink()  # the video the .slp files name no longer exists
     with pytest.raises(InputDataError) as e:
         pair_files(_dir_spec(tmp_path))
     msg = str(e.value)
@@ -92,6 +93,13 @@ def test_embedded_video_name_fallback(tmp_path):
         ("clip", "clip.mp4"),
         ("clip_noisy", "clip.mp4"),
     }
+
+
+def test_embedded_video_outside_dir(tmp_path):
+    other = make_video(tmp_path / "videos" / "cam.mp4", 3)
+    make_slp(tmp_path / "labels" / "session.slp", [other], {0: two_instances(0)})
+    pairs = pair_files(_dir_spec(tmp_path / "labels"))
+    assert [(p.video_id, p.video_path) for p in pairs] == [("session", other)]
 
 
 def test_multi_video_slp_expands(tmp_path):
@@ -136,6 +144,9 @@ def test_missing_and_bad_config(tmp_path):
         pair_files(_dir_spec(tmp_path, ls=".csv", vs=".tif", source="imaris"))
     with pytest.raises(ConfigError):
         pair_files({})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputDataError, match="no labels files found"):
+        pair_files(_dir_spec(tmp_path / "empty"))
 
 
 @pytest.mark.parametrize("naming", ["ctc", "frame"])

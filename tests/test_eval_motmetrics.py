@@ -69,9 +69,16 @@ def test_unassigned_prediction_is_a_miss():
 def test_detection_mode_dropped_and_spurious():
     gt = _table()
     pred = gt.drop(index=gt.index[(gt.frame_idx == 2) & (gt.instance_idx == 0)])
-    spurious = gt.iloc[[0]].assign(frame_idx=4, centroid_x=100.0, centroid_y=100.0,
-                                   bbox_y1=96.0, bbox_x1=96.0, bbox_y2=104.0, bbox_x2=104.0,
-                                   track_id=7)
+    spurious = gt.iloc[[0]].assign(
+        frame_idx=4,
+        centroid_x=100.0,
+        centroid_y=100.0,
+        bbox_y1=96.0,
+        bbox_x1=96.0,
+        bbox_y2=104.0,
+        bbox_x2=104.0,
+        track_id=7,
+    )
     pred = pd.concat([pred, spurious], ignore_index=True)
     pred[["centroid_x", "centroid_y"]] += 1.0  # small localisation error, within threshold
     metrics = ["num_misses", "num_false_positives", "num_switches"]
@@ -94,8 +101,9 @@ def test_bad_arguments():
 
 
 def test_global_tracking_accuracy_and_all():
-    s, _ = evaluate_tracks(_table(pred=lambda f, k: k if f < 5 else 1 - k),
-                           ["global_tracking_accuracy"])
+    s, _ = evaluate_tracks(
+        _table(pred=lambda f, k: k if f < 5 else 1 - k), ["global_tracking_accuracy"]
+    )
     assert _m(s, "global_tracking_accuracy") == 0.5
     s, _ = evaluate_tracks(_table(), "all")
     assert {"idf1", "mota", "motp", "num_transfer"} <= set(s.metric)

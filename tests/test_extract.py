@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from dreem.data.geometry import (
     square_boxes,
 )
 from dreem.io.shards import read_shard
-from dreem.utils.errors import ConfigError
+from dreem.utils.errors import ConfigError, InputDataError
 
 PARAMS = {"crop_size": 6, "padding": 1, "anchors": "thorax", "handle_missing": "drop", "seed": 0}
 
@@ -178,3 +179,56 @@ def test_extraction_params_fallbacks():
     assert extraction_params(spec, {}, row=row)["crop_size"] == 48
     with pytest.raises(ConfigError, match="flies.crop_size"):
         extraction_params({"crop_size": [1, 2, 3], "dir": {"path": "/a"}}, {}, key_path="flies")
+
+
+SLEAP_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sleap"
+
+
+@pytest.mark.skipif(not (SLEAP_DATA / "two_flies.slp").exists(), reason="shared test data absent")
+def test_real_sleap_video_round_trip(tmp_path):
+    from dreem.data.dataset import ClipDataset
+    from dreem.io.video import read_frame_random_access
+
+    row = {
+        "dataset": "flies",
+        "video_id": "two_flies",
+        "format": "slp",
+        "labels_path": str(SLEAP_DATA / "two_flies.slp"),
+        "video_path": str(SLEAP_DATA / "two_flies.mp4"),
+        "slp_video_index": 0,
+        "extra": "{}",
+    }
+    out = tmp_path / "two_flies.parquet"
+    params = {"crop_size": 16, "padding": 2, "anchors": ["thorax", "head"]}
+    stats = extract_video(row, params, out, progress=False)
+    assert stats["n_frames_read"] == 128 and stats["n_instances"] == 256
+    data = read_shard(out)
+    assert data.crops.shape == (256, 2, 1, 20, 20) and set(data.gt_track_id) == {0, 1}
+    k = 77
+    img = read_frame_random_access(SLEAP_DATA / "two_flies.mp4", int(data.frame_idx[k]), True)
+    y1, x1 = data.bbox[k, 0, :2].astype(int)
+    assert data.crops[k, 0, 0, 10, 10] == img[y1 + 10, x1 + 10, 0]
+    ds = ClipDataset([out], clip_length=32, mode="val")
+    assert len(ds) == 4
+    clip = ds[1]
+    assert clip.crops.shape == (64, 6, 20, 20) and clip.boxes.shape == (64, 2, 4)
+    assert clip.frame_idx.tolist() == [f for f in range(32, 64) for _ in range(2)]
+
+
+def test_centroid_only_sources_resolve_every_anchor_to_the_centroid():
+    spec = resolve_anchors(["thorax", "head"], ["centroid"])
+    assert spec.indices == (0, 0) and spec.n_anchors == 2
+    with pytest.raises(ConfigError, match="not in the skeleton"):
+        resolve_anchors("thorax", ["centroid", "other"])
+
+
+def test_crop_stage_error_names_video_and_stops_threads(monkeypatch, tmp_path):
+    import threading
+
+    before = threading.active_count()
+    row, src = install(monkeypatch, tmp_path, walking_frames(30, 2), bad_shape_at=3)
+    out = tmp_path / "v.parquet"
+    with pytest.raises(InputDataError, match=r"frame 3 of .*v\.mp4 is 50x39"):
+        extract_video(row, PARAMS, out, progress=False)
+    assert not out.exists() and src.closed
+    assert threading.active_count() == before

@@ -44,6 +44,20 @@ def test_two_flies():
     assert n == 6
 
 
+def test_two_flies_sequential_equals_random_access():
+    from dreem.io.video import read_frame_random_access
+
+    src = open_source(_slp_row("two_flies"))
+    picks = {1, 30}
+    seen = 0
+    for fr in src.iter_frames():
+        if fr.frame_idx in picks:
+            ref = read_frame_random_access(src.video_path, fr.frame_idx, grayscale=True)
+            np.testing.assert_array_equal(fr.image, ref)
+            seen += 1
+    assert seen == 2
+
+
 def test_two_flies_noisy_detections():
     src = open_source(_slp_row("two_flies_noisy_detections"))
     assert (src.n_labeled_frames, src.n_instances) == (128, 259)

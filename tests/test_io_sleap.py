@@ -119,13 +119,25 @@ def test_truncated_video(tmp_path):
 
 
 def test_video_cut_short_detected_while_decoding(tmp_path):
-    vid = make_video(tmp_path / "a.mp4", 10)
+    import subprocess
+
+    import imageio_ffmpeg
+
+    raw = make_video(tmp_path / "raw.mp4", 20)
+    vid = tmp_path / "a.mp4"  # moov atom first, so the header survives truncation
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(raw)]
+    subprocess.run([*cmd, "-c", "copy", "-movflags", "faststart", str(vid)], check=True)
     data = vid.read_bytes()
-    vid.write_bytes(data[: len(data) // 2])  # header claims 10 frames, bytes hold fewer
-    slp = make_slp(tmp_path / "a.slp", [vid], {9: two_instances(9)})
-    with pytest.raises(InputDataError, match="a.mp4"):
-        src = open_source(_row(slp, vid))
-        list(src.iter_frames())
+    vid.write_bytes(data[: len(data) // 2])  # header still claims 20 frames
+    slp = make_slp(tmp_path / "a.slp", [vid], {1: two_instances(1), 15: two_instances(15)})
+    src = open_source(_row(slp, vid))
+    assert src.n_frames == 20
+    it = src.iter_frames()
+    assert next(it).frame_idx == 1
+    with pytest.raises(
+        InputDataError, match=r"labels reference frame 15 but video .*a\.mp4 has \d"
+    ):
+        next(it)
 
 
 def test_missing_files(tmp_path):

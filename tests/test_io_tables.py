@@ -191,3 +191,18 @@ def test_wrong_source_and_bad_files(tmp_path):
     broken.write_text("<root><trackgroup>")
     with pytest.raises(InputDataError, match="broken.xml"):
         parse_isbi_icy(broken, "icy")
+
+
+def test_frame_prefixes_do_not_overlap(tmp_path):
+    _isbi_xml(tmp_path / "a.xml")
+    _isbi_xml(tmp_path / "a b.xml")
+    for name in ["a t0.tif", "a t1.tif", "a t2.tif", "a b t0.tif", "a b t1.tif", "a b t2.tif"]:
+        tifffile.imwrite(tmp_path / name, np.zeros((4, 4), np.uint8))
+    spec = {"dir": {"path": str(tmp_path), "labels_suffix": ".xml", "vid_suffix": ".tif"}}
+    pairs = {p.video_id: p for p in pair_files({**spec, "source": "isbi"})}
+    assert [f.rsplit("/", 1)[-1] for f in pairs["a"].extra["frames"]] == [
+        "a t0.tif",
+        "a t1.tif",
+        "a t2.tif",
+    ]
+    assert len(pairs["a_b"].extra["frames"]) == 3

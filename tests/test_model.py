@@ -25,7 +25,10 @@ def tiny_cfg(**over):
         "num_decoder_layers": 2,
         "return_intermediate_dec": True,
         "decoder_self_attn": True,
-        "embedding_meta": {"pos": {"mode": "fixed", "normalize": True}, "temp": {"mode": "learned"}},
+        "embedding_meta": {
+            "pos": {"mode": "fixed", "normalize": True},
+            "temp": {"mode": "learned"},
+        },
         "encoder_cfg": {"model_name": "resnet18", "backend": "timm", "in_chans": 3},
     }
     cfg.update(over)

@@ -156,8 +156,9 @@ def test_appearance_beats_baseline_on_crossing(tmp_path):
             for k, x in enumerate([10 + 2.2 * f, 52 - 2.2 * f]):
                 crop = np.full((1, 1, 4, 4), 50 + 150 * k, np.uint8)
                 box = np.array([[30, x - 2, 34, x + 2]], np.float32)
-                recs.append(InstanceRecord(f, k, k, None, 1.0, (x, 32.0), box, np.zeros((0, 2)),
-                                           crop))
+                recs.append(
+                    InstanceRecord(f, k, k, None, 1.0, (x, 32.0), box, np.zeros((0, 2)), crop)
+                )
             w.add_frame(recs)
     model_t = _track(tmp_path, path, {"iou": None})
     assert _metric(evaluate_tracks(model_t)[0], "num_switches") == 0
@@ -179,3 +180,27 @@ def test_missing_checkpoint_is_clear_error(tmp_path):
     shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=2, n_animals=1)
     with pytest.raises(InputDataError, match="checkpoint not found"):
         track_shard(tmp_path / "nope.ckpt", shard, None, tmp_path / "o", progress=False)
+
+
+def test_baseline_flags_uncertain_frames(tmp_path):
+    from dreem.inference.baseline import CentroidTracker
+
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=10, n_animals=3)
+    from dreem.io.shards import read_shard
+
+    d = read_shard(shard, with_crops=False)
+    sure = CentroidTracker.from_cfg({}).track_video(d.frame_idx, d.bbox, d.centroid)
+    assert sure.uncertain_frames == []
+    picky = CentroidTracker.from_cfg({"confidence_threshold": 0.999999})
+    flagged = picky.track_video(d.frame_idx, d.bbox, d.centroid).uncertain_frames
+    assert flagged and set(flagged) <= set(range(1, 10))  # frame 0 is certain (new tracks)
+
+
+def test_non_persistent_tracking_restarts_every_chunk(tmp_path):
+    shard = write_synthetic_shard(tmp_path / "s.parquet", n_frames=12, n_animals=2)
+    cfg = {"persistent_tracking": False, "clip_length": 5}
+    t = _track(tmp_path, shard, cfg)
+    assert t.track_id.nunique() == 6  # chunks 0-4, 5-9, 10-11: fresh, non-colliding ids
+    assert t.groupby(t.frame_idx // 5).track_id.nunique().tolist() == [2, 2, 2]
+    capped = _track(tmp_path, shard, {**cfg, "max_tracks": 2}, name="capped")
+    assert capped.groupby("gt_track_id").track_id.nunique().max() == 1

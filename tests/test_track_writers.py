@@ -88,18 +88,41 @@ def _make_ctc(root: Path, n_frames: int, present) -> tuple[Path, Path]:
 def _ctc_shard(path: Path, raw: Path, tra: Path, n_frames: int, present) -> Path:
     from dreem.io.shards import InstanceRecord, ShardMeta, ShardWriter
 
-    meta = ShardMeta("01", "ctc", str(tra), str(raw), {}, {}, 32, 32, n_frames, 1, "uint8",
-                     (4, 4), ["centroid"], ["centroid"])
+    meta = ShardMeta(
+        "01",
+        "ctc",
+        str(tra),
+        str(raw),
+        {},
+        {},
+        32,
+        32,
+        n_frames,
+        1,
+        "uint8",
+        (4, 4),
+        ["centroid"],
+        ["centroid"],
+    )
     with ShardWriter(path, meta) as w:
         for f in range(n_frames):
             recs = []
             labs = [lab for lab in (3, 9) if present(f, lab)]
             for rank, lab in enumerate(labs):
                 y, x = (8.0 if lab == 3 else 24.0), 4.0 + f
-                recs.append(InstanceRecord(
-                    f, rank, lab, str(lab), 1.0, (x - 0.5, y - 0.5),
-                    np.array([[y - 2, x - 2, y + 2, x + 2]], np.float32),
-                    np.array([[x, y]], np.float32), np.zeros((1, 1, 4, 4), np.uint8)))
+                recs.append(
+                    InstanceRecord(
+                        f,
+                        rank,
+                        lab,
+                        str(lab),
+                        1.0,
+                        (x - 0.5, y - 0.5),
+                        np.array([[y - 2, x - 2, y + 2, x + 2]], np.float32),
+                        np.array([[x, y]], np.float32),
+                        np.zeros((1, 1, 4, 4), np.uint8),
+                    )
+                )
             w.add_frame(recs)
     return path
 
@@ -118,8 +141,9 @@ def test_ctc_res_relabelled_and_lineage_consistent(tmp_path):
     res = tmp_path / "o" / "01_RES"
     files = sorted(res.glob("mask*.tif"))
     assert [f.name for f in files] == [f"mask{f:03d}.tif" for f in range(n)]
-    lines = [tuple(map(int, ln.split())) for ln in (res / "res_track.txt").read_text().split("\n")
-             if ln]
+    lines = [
+        tuple(map(int, ln.split())) for ln in (res / "res_track.txt").read_text().split("\n") if ln
+    ]
     spans = {lab: (b, e, p) for lab, b, e, p in lines}
     # track 0 (label 3 in GT) is continuous; track 1 is split into two segments with a parent
     assert spans[1] == (0, n - 1, 0)
@@ -138,4 +162,78 @@ def test_track_segments_splits_gaps():
     t = pd.DataFrame({"track_id": [0, 0, 0, 1, -1], "frame_idx": [0, 1, 5, 2, 3]})
     segs = track_segments(t)
     assert segs[["label", "begin", "end", "parent"]].values.tolist() == [
-        [1, 0, 1, 0], [3, 5, 5, 1], [2, 2, 2, 0]]
+        [1, 0, 1, 0],
+        [3, 5, 5, 1],
+        [2, 2, 2, 0],
+    ]
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (DATA / "sleap" / "two_flies.slp").is_file(), reason="no shared data")
+def test_two_flies_real_model_checkpoint_and_baseline(tmp_path):
+    import sleap_io as sio
+    import torch
+
+    from dreem.config import load_dreem_config
+    from dreem.data.extract import extract_video
+    from dreem.evaluation.evaluate import evaluate_tracks
+    from dreem.io.discover import discover_dataset, manifest_rows
+    from dreem.models.gtr import GlobalTrackingTransformer
+
+    spec = {"dir": {"path": str(DATA / "sleap"), "labels_suffix": ".slp", "vid_suffix": ".mp4"}}
+    row = next(
+        r for r in manifest_rows(discover_dataset("f", spec)) if r["video_id"] == "two_flies"
+    )
+    shard = tmp_path / "two_flies.parquet"
+    extract_video(row, {"crop_size": 16, "anchors": "centroid"}, shard, progress=False)
+
+    base = track_shard("baseline:centroid", shard, None, tmp_path / "b" / "two_flies", False)
+    s, _ = evaluate_tracks(base)
+    assert float(s.set_index("metric").value["num_switches"]) == 0
+
+    cfg = load_dreem_config({})
+    cfg["model"]["d_model"] = 32
+    torch.manual_seed(0)
+    model = GlobalTrackingTransformer(cfg["model"])
+    ckpt = tmp_path / "m.ckpt"
+    state = {"model." + k: v for k, v in model.state_dict().items()}
+    torch.save({"hyper_parameters": cfg, "state_dict": state}, ckpt)
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    short = tmp_path / "short" / "two_flies.parquet"  # first 16 frames keep the test fast
+    short.parent.mkdir()
+    full = pq.read_table(shard)
+    pq.write_table(full.filter(pc.less(full["frame_idx"], 16)), short)
+    table = track_shard(ckpt, short, {"window_size": 4}, tmp_path / "m" / "two_flies", False)
+    assert len(table) == 32 and table.track_id.min() >= 0
+    assert table.confidence.between(0, 1).all()
+    out = sio.load_slp(str(tmp_path / "m" / "two_flies.slp"), open_videos=False)
+    insts = [i for lf in out.labeled_frames for i in lf.instances]
+    assert len(insts) == len(base)  # every input instance once; beyond frame 15 untracked
+    assert sum(i.track is not None for i in insts) == len(table)
+    assert {t.name for t in out.tracks} == {f"track_{i}" for i in table.track_id.unique()}
+
+
+@pytest.mark.skipif(not (DATA / "microscopy" / "cell_tracking").is_dir(), reason="no shared data")
+def test_real_ctc_sequence_res_scores(tmp_path):
+    from dreem.data.extract import extract_video
+    from dreem.evaluation.evaluate import evaluate_ctc
+    from dreem.io.discover import discover_dataset, manifest_rows
+
+    spec = {
+        "dir": {
+            "path": str(DATA / "microscopy" / "cell_tracking"),
+            "labels_suffix": ".tif",
+            "vid_suffix": ".tif",
+        }
+    }
+    row = manifest_rows(discover_dataset("cells", spec))[0]
+    shard = tmp_path / "c.parquet"
+    extract_video(row, {"crop_size": 16, "anchors": "centroid"}, shard, progress=False)
+    track_shard("baseline", shard, None, tmp_path / "o" / "c", False)
+    s = evaluate_ctc(tmp_path / "o" / "c_RES", row["labels_path"]).set_index("metric").value
+    assert s["ctc_det"] == 1.0  # masks are the GT masks, relabelled
+    assert 0.9 < s["ctc_tra"] <= 1.0

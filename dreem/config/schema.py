@@ -446,6 +446,9 @@ def dataset_section(mode: str, *, augment: bool, default_null: bool) -> Section:
                 choices=("trackmate", "icy", "isbi", None),
             ),
             "apply_mask_to_crop": _b(False, "zero pixels outside the instance mask (CTC)"),
+            "truncate_labels": _b(
+                False, "tables only: drop detections past the last frame instead of failing"
+            ),
             "ctc_track_meta": Key(_PATHS, None, "CTC man_track.txt per video", items=("str",)),
             "detection_iou_threshold": _f(
                 None, "documented by the reference, unimplemented", null=True, minimum=0, maximum=1

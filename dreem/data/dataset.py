@@ -124,6 +124,11 @@ class ClipDataset(torch.utils.data.Dataset):
             seed=self.seed,
             max_batching_gap=int(max_batching_gap),
         )
+        if not self.chunks:
+            raise InputDataError(
+                f"no clips for the {mode} dataset: the shards hold no instances "
+                f"({', '.join(str(s.path) for s in self.shards)})"
+            )
         self._rows = [self._chunk_rows(c) for c in self.chunks]
 
     def _chunk_rows(self, c: ChunkRef) -> np.ndarray:

@@ -10,9 +10,12 @@ A shard already written with the same normalised params from unchanged inputs is
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 PARAM_KEYS = ("crop_size", "padding", "anchors", "handle_missing")
 ROW_GROUP_BYTES = 32 * 2**20  # crop bytes per Parquet row group
+PREFETCH_FRAMES = 4  # frames buffered between pipeline stages (bounds memory)
 
 
 def _int_param(params: Mapping, key: str, minimum: int) -> int:
@@ -138,6 +142,14 @@ def _source_paths(row: Mapping) -> list[str]:
     return paths
 
 
+def _row_int(row: Mapping, key: str, default: int = 0) -> int:
+    value = row.get(key, default)
+    try:
+        return default if value is None or np.isnan(float(value)) else int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def _row_str(row: Mapping, key: str, default: str = "") -> str:
     value = row.get(key, default)
     return default if value is None else str(value)
@@ -187,7 +199,7 @@ def extract_video(
             node_names=list(source.node_names),
             edges=[(int(a), int(b)) for a, b in source.edges],
             intensity_range=tuple(float(v) for v in source.intensity_range),
-            slp_video_index=int(row.get("slp_video_index") or 0),
+            slp_video_index=_row_int(row, "slp_video_index"),
             dataset=_row_str(row, "dataset"),
             extra=parse_extra(row.get("extra")),
         )
@@ -195,10 +207,20 @@ def extract_video(
         rows_per_group = int(np.clip(ROW_GROUP_BYTES // max(crop_bytes, 1), 64, 4096))
         rng = np.random.default_rng([int(norm["seed"] or 0), zlib.crc32(video_id.encode())])
         n_frames_read = n_instances = n_dropped_missing = 0
-        with ShardWriter(out_path, meta, rows_per_group=rows_per_group) as writer:
-            for frame in source.iter_frames(progress=progress):
+        # three overlapping stages, one thread each: decode | crop | write (Parquet encoding);
+        # closing() stops the stage threads before the source is closed, also on errors
+        with (
+            ShardWriter(out_path, meta, rows_per_group=rows_per_group) as writer,
+            closing(prefetch(source.iter_frames(progress=progress), PREFETCH_FRAMES)) as frames,
+            closing(
+                prefetch(
+                    (_frame_records(f, meta, spec, norm, side, rng, source) for f in frames),
+                    PREFETCH_FRAMES,
+                )
+            ) as cropped,
+        ):
+            for records, dropped in cropped:
                 n_frames_read += 1
-                records, dropped = _frame_records(frame, meta, spec, norm, side, rng, source)
                 n_dropped_missing += dropped
                 n_instances += len(records)
                 if records:
@@ -221,6 +243,58 @@ def extract_video(
     return stats
 
 
+def prefetch(it: Iterator, maxsize: int) -> Iterator:
+    """Run ``it`` in a background thread, at most ``maxsize`` items ahead.
+
+    Decoding (OpenCV releases the GIL) then overlaps with cropping and Parquet writing.
+    Exceptions of ``it`` re-raise in the consumer; if the consumer stops early the producer
+    stops too and ``it`` is closed in its own thread (so video handles are released).
+    """
+    if maxsize <= 0:
+        yield from it
+        return
+    q: queue.Queue = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in it:
+                if not put((None, item)):
+                    break
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            put((e, None))
+            return
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+        put((None, done))
+
+    thread = threading.Thread(target=produce, name="dreem-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            err, item = q.get()
+            if err is not None:
+                raise err
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, int]:
     """The shard records of one source frame and the number of instances dropped."""
     from dreem.io.shards import InstanceRecord
@@ -239,11 +313,11 @@ def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, in
     if image.dtype != np.dtype(meta.dtype):
         image = image.astype(meta.dtype)
     points = np.stack([np.asarray(s.points, np.float32).reshape(-1, 2) for s in insts])
-    anchors_xy = anchor_points(points, spec, norm["handle_missing"], rng)
+    cents = midpoints(points)
+    anchors_xy = anchor_points(points, spec, norm["handle_missing"], rng, mid=cents)
     keep = keep_mask(anchors_xy, norm["handle_missing"])
     boxes = square_boxes(anchors_xy, norm["crop_size"], norm["padding"])
     crops = crop_windows(image, boxes[keep], side)
-    cents = midpoints(points)
     records = []
     for j, i in enumerate(np.flatnonzero(keep)):
         s = insts[i]

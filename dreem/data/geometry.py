@@ -16,7 +16,9 @@ Anchor specs (the ``anchors`` dataset key):
 
 * ``"thorax"`` — one named node; ``["head", "thorax"]`` — several anchors (one crop each);
 * ``"centroid"`` / ``"midpoint"`` / ``""`` / ``None`` — nan-mean of the visible nodes, unless
-  the skeleton has a node literally named so (centroid-only formats), which is then used;
+  the skeleton has a node literally named so, which is then used; on centroid-only sources
+  (CTC masks, TrackMate/ISBI/ICY tables: one node ``centroid``) *every* anchor name resolves
+  to the centroid, so a model configured for named anchors keeps its channel count;
 * an int ``k`` — ``k`` anchors drawn per instance, with replacement, from its visible nodes
   plus the midpoint (seeded RNG).
 
@@ -93,6 +95,8 @@ def resolve_anchors(anchors, node_names: list[str], where: str = "") -> AnchorSp
     if isinstance(a, int):
         return AnchorSpec(names=(f"random:{a}",), indices=(), n_random=a)
     names = [a] if isinstance(a, str) else list(a)
+    if list(node_names) == ["centroid"]:  # point formats: every anchor is the centroid
+        return AnchorSpec(names=("centroid",) * len(names), indices=(0,) * len(names))
     indices = []
     for name in names:
         if name in node_names:
@@ -136,16 +140,17 @@ def anchor_points(
     spec: AnchorSpec,
     handle_missing: str = "centroid",
     rng: np.random.Generator | None = None,
+    mid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Anchor coordinates ``(n_inst, n_anchors, 2)`` (x, y; NaN = missing) of one frame.
 
     ``points``: ``(n_inst, n_nodes, 2)``. ``handle_missing="centroid"`` with one anchor
     replaces a missing anchor by the midpoint. Dropping is left to the caller
-    (see :func:`keep_mask`).
+    (see :func:`keep_mask`). ``mid``: precomputed :func:`midpoints` of ``points``.
     """
     pts = np.asarray(points, np.float32)
     n = pts.shape[0]
-    mid = midpoints(pts)  # (n, 2)
+    mid = midpoints(pts) if mid is None else mid  # (n, 2)
     if spec.n_random:
         rng = rng if rng is not None else np.random.default_rng(0)
         out = np.full((n, spec.n_random, 2), np.nan, np.float32)
@@ -173,7 +178,8 @@ def keep_mask(anchors_xy: np.ndarray, handle_missing: str) -> np.ndarray:
 
 def anchor_pixels(anchors_xy: np.ndarray) -> np.ndarray:
     """Integer pixel ``(row, col)`` at each anchor, ``(..., 2)`` int64 (garbage where NaN)."""
-    xy = np.nan_to_num(np.asarray(anchors_xy, np.float64), nan=0.0)
+    xy = np.asarray(anchors_xy, np.float64)
+    xy = np.where(np.isfinite(xy), xy, 0.0)
     return np.floor(xy[..., ::-1] + 0.5).astype(np.int64)
 
 

@@ -51,6 +51,15 @@ def evaluate_tracks(
     return summary, mme.events_table(acc)
 
 
+def evaluate_ctc(res_dir: Path, gt_tra_dir: Path) -> pd.DataFrame:
+    """CTC DET/TRA/LNK (+ division F1) rows ``metric, value`` for a ``_RES`` folder against
+    the ``TRA`` folder it was made from (concatenate with ``evaluate_tracks``' summary before
+    :func:`write_metrics`)."""
+    from dreem.evaluation.ctc_metrics import ctc_summary
+
+    return ctc_summary(gt_tra_dir, res_dir)
+
+
 def switch_frames(events: pd.DataFrame) -> list[int]:
     """Frames with at least one identity switch."""
     return sorted({int(f) for f in events.frame_idx[events.type == "SWITCH"]})

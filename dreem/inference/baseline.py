@@ -8,7 +8,8 @@ while fewer than ``max_tracks`` exist, otherwise they take the nearest unused id
 
 Confidence: softmax over ``-distance / scale`` of the candidate tracks plus a "new track"
 option at ``max_center_dist`` (or 4 × scale), where scale is a quarter of the detection's
-box diagonal (10 px if unknown); the probability of the chosen option.
+box diagonal (10 px if unknown); the probability of the chosen option. Frames with a
+confidence below ``confidence_threshold`` (> 0) are flagged uncertain.
 """
 
 from __future__ import annotations
@@ -26,16 +27,29 @@ class CentroidTracker:
 
     use_vis_feats = False
 
-    def __init__(self, max_center_dist=None, max_gap=math.inf, max_tracks=math.inf):
+    def __init__(
+        self,
+        max_center_dist=None,
+        max_gap=math.inf,
+        max_tracks=math.inf,
+        confidence_threshold: float = 0.0,
+    ):
+        self.confidence_threshold = float(confidence_threshold or 0.0)
         self.max_center_dist = _as_limit(max_center_dist, "max_center_dist")
         self.max_gap = _as_limit(max_gap, "max_gap")
         self.max_tracks = _as_limit(max_tracks, "max_tracks")
 
     @classmethod
     def from_cfg(cls, tracker_cfg: dict | None) -> CentroidTracker:
-        """Take ``max_center_dist``, ``max_gap`` and ``max_tracks`` from a tracker section."""
+        """``max_center_dist``, ``max_gap``, ``max_tracks`` and ``confidence_threshold`` from a
+        tracker section (other keys do not apply to the baseline)."""
         cfg = tracker_cfg or {}
-        return cls(cfg.get("max_center_dist"), cfg.get("max_gap", math.inf), cfg.get("max_tracks"))
+        return cls(
+            cfg.get("max_center_dist"),
+            cfg.get("max_gap", math.inf),
+            cfg.get("max_tracks"),
+            cfg.get("confidence_threshold") or 0.0,
+        )
 
     def track_video(
         self,
@@ -65,6 +79,7 @@ class CentroidTracker:
         ends = np.r_[starts[1:], n]
         last_pos: dict[int, np.ndarray] = {}
         last_step: dict[int, int] = {}
+        uncertain: list[int] = []
         next_id = 0
         steps: Iterable[int] = range(len(starts))
         if progress is not None:
@@ -113,4 +128,7 @@ class CentroidTracker:
                 elif t not in last_pos:
                     last_pos[t] = np.array([np.nan, np.nan])
                 last_step[t] = step
-        return TrackResult(track_id, conf, [])
+            thr = self.confidence_threshold
+            if thr > 0 and np.any(conf[rows] < thr):
+                uncertain.append(int(frame_idx[rows[0]]))
+        return TrackResult(track_id, conf, uncertain)

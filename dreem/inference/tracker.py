@@ -33,7 +33,8 @@ Confidence: softmax over ``[scores, null] / temperature`` for the row; the proba
 the chosen option (a new track chooses null). First detections of a video get 1.0. A frame
 is *uncertain* when any of its confidences is below ``confidence_threshold`` (> 0).
 ``persistent_tracking: false`` empties the queue every ``clip_length`` processed frames
-(ids stay unique across chunks). Gaps are counted in processed frames.
+(``tracker.clip_length``, else the checkpoint's ``dataset.test_dataset.clip_length``, else
+32; ids stay unique across chunks). Gaps are counted in processed frames.
 """
 
 from __future__ import annotations

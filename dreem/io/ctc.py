@@ -53,6 +53,17 @@ def parse_man_track(path: Path) -> dict[int, list[tuple[int, int, int]]]:
     return out
 
 
+def centres_of_mass(mask: np.ndarray, ids: np.ndarray) -> list[tuple[float, float]]:
+    """(y, x) centre of mass of each label in ``ids`` of a 2-D label image."""
+    yy, xx = np.nonzero(mask)
+    lab = mask[yy, xx].astype(np.int64)
+    n = int(lab.max()) + 1 if len(lab) else 1
+    count = np.bincount(lab, minlength=n).astype(np.float64)
+    ys = np.bincount(lab, weights=yy.astype(np.float64), minlength=n)
+    xs = np.bincount(lab, weights=xx.astype(np.float64), minlength=n)
+    return [(ys[i] / count[i], xs[i] / count[i]) for i in ids]
+
+
 def mask_files(tra_dir: Path) -> list[Path]:
     """Mask TIFFs of a ``TRA`` folder (natural sort)."""
     return list_tiffs(tra_dir)
@@ -154,14 +165,12 @@ class CtcSource:
 
     def iter_frames(self, progress: bool = False) -> Iterator[SourceFrame]:
         """Frames whose mask has at least one label, in order."""
-        from scipy import ndimage
-
         frames = [i for i, ids in enumerate(self._labels_per_frame) if len(ids)]
         for i in progress_bar(frames, len(frames), f"read {self.video_path.name}", progress):
             image = self._raw.read(i)
             m = self._masks.read(i)[:, :, 0]
             ids = self._labels_per_frame[i]
-            coms = ndimage.center_of_mass(np.ones(m.shape, np.float32), labels=m, index=ids)
+            coms = centres_of_mass(m, ids)
             insts = []
             for rank, (lab, (cy, cx)) in enumerate(zip(ids, coms, strict=True)):
                 insts.append(

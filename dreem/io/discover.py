@@ -17,9 +17,10 @@ A dataset spec is a DREEM dataset section. Accepted forms (first match wins):
 
 Pairing is by stem (``a.slp`` ↔ ``a.mp4``; for ``a.predictions.slp`` or SLEAP's
 ``a.mp4.predictions.slp`` the trailing dotted parts are stripped until a video matches),
-never by listing order. As a last resort a ``.slp`` is paired with the video it names
-internally when that file is among the candidates. Every unpaired or ambiguous file is
-collected into ONE :class:`InputDataError`.
+never by listing order. As a last resort a single-video ``.slp`` is paired with the video it
+names internally: first among the candidate videos (by file name), then wherever that path
+resolves (as stored, or relative to the ``.slp``) if the file exists. Every unpaired or
+ambiguous file is collected into ONE :class:`InputDataError`.
 
 Cost: :func:`pair_files` opens no label or video file except that each ``.slp`` has its
 ``videos_json`` HDF5 dataset read (a few ms) so that a multi-video ``.slp`` expands into one
@@ -145,6 +146,8 @@ def pair_files(spec: Mapping, base_dir: Path | None = None) -> list[Pair]:
             if p.format in TABLE_FORMATS:
                 p.extra["truncate_labels"] = True
     _check_ids(pairs, errors)
+    if not pairs and not errors:
+        errors.append(f"no labels files found for dataset spec {dict(spec)}")
     if errors:
         raise InputDataError(
             f"{len(errors)} problem(s) pairing labels with videos:\n  - " + "\n  - ".join(errors)
@@ -152,15 +155,28 @@ def pair_files(spec: Mapping, base_dir: Path | None = None) -> list[Pair]:
     return sorted(pairs, key=lambda p: natural_key(p.video_id))
 
 
-def discover_dataset(name: str, spec: Mapping, base_dir: Path | None = None):
-    """Pair the files of a dataset and open each pair to build its manifest DataFrame."""
+def discover_dataset(
+    name: str, spec: Mapping, base_dir: Path | None = None, progress: bool = False
+):
+    """Pair the files of a dataset and open each pair to build its manifest DataFrame.
+
+    Problems of all pairs (unreadable files, labels beyond the video, duplicate tracks...)
+    are collected into one :class:`InputDataError`.
+    """
     import pandas as pd
 
     from dreem.io.sources import open_source
 
-    pairs = pair_files(spec, base_dir)
+    try:
+        pairs = pair_files(spec, base_dir)
+    except ConfigError as e:
+        raise ConfigError(f"datasets.{name}: {e}") from e
     rows: list[dict[str, Any]] = []
     errors: list[str] = []
+    if progress:
+        from tqdm.auto import tqdm
+
+        pairs = tqdm(pairs, desc=f"discover {name}", unit="video")
     for pair in pairs:
         try:
             src = open_source(pair.as_row())
@@ -331,6 +347,12 @@ def _pair_sleap(
             cands = by_name.get(base, [])
             if len(cands) == 1:
                 match = (stem, cands[0])
+            else:  # the video the .slp names, if it exists (outside the listed folders)
+                vid = resolve_slp_video(lab, embedded[0])
+                if vid is not None and (
+                    not vid_suffix or vid.name.lower().endswith(vid_suffix.lower())
+                ):
+                    match = (stem, vid.absolute())
         if match is None:
             unpaired_labels.append(lab)
             continue
@@ -488,7 +510,8 @@ def _pair_tables_in_dir(
     vids = [v for v in vids if v not in labels]
     used: set[Path] = set()
     pairs = []
-    for lab in labels:
+    # longest stems first, so "a b.xml" claims "a b t0.tif" before "a.xml" could
+    for lab in sorted(labels, key=lambda p: -len(p.name)):
         stem = _strip_suffix(lab.name, labels_suffix)
         stack = [v for v in vids if _strip_suffix(v.name, vid_suffix) == stem]
         if stack:
@@ -501,7 +524,9 @@ def _pair_tables_in_dir(
         frames = [
             v
             for v in vids
-            if v.name[len(stem) : len(stem) + 1] in (" ", "_", "-", ".") and v.name.startswith(stem)
+            if v not in used
+            and v.name.startswith(stem)
+            and v.name[len(stem) : len(stem) + 1] in (" ", "_", "-", ".")
         ]
         if frames:
             used.update(frames)

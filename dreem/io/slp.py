@@ -134,10 +134,11 @@ class SleapSource:
 
         meta = getattr(video, "backend_metadata", {}) or {}
         probe = probe_video(self.video_path)
-        gray_flag = meta.get("grayscale")
-        self.grayscale = bool(gray_flag) if gray_flag is not None else is_grey(probe["first_frame"])
-        if gray_flag is False and is_grey(probe["first_frame"]):
-            self.grayscale = True
+        first = probe["first_frame"]
+        # grey when the .slp says so or the frames are grey (up to codec noise); frames whose
+        # channels are not exactly equal are converted by luminance
+        self.grayscale = bool(meta.get("grayscale")) or is_grey(first, tol=2)
+        self.luma = self.grayscale and not is_grey(first)
         self.n_frames = int(probe["n_frames"])
         self.height = int(probe["height"])
         self.width = int(probe["width"])
@@ -205,7 +206,7 @@ class SleapSource:
     def iter_frames(self, progress: bool = False) -> Iterator[SourceFrame]:
         """Labelled frames in increasing order; the video is decoded once, sequentially."""
         frames = {f.frame_idx: f for f in self._frames}
-        it = read_frames_sequential(self.video_path, frames.keys(), self.grayscale)
+        it = read_frames_sequential(self.video_path, frames.keys(), self.grayscale, self.luma)
         for frame_idx, image in progress_bar(
             it, len(frames), f"decode {self.video_path.name}", progress
         ):

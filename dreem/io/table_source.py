@@ -58,6 +58,7 @@ class TableSource:
         self.n_dropped_nan = 0
         frames = self.extra.get("frames")
         self._video = None
+        self._luma = False
         self._tiff: TiffFrames | None = None
         if frames:
             self._tiff = TiffFrames([Path(f) for f in frames])
@@ -67,7 +68,8 @@ class TableSource:
             from dreem.io.video import is_grey, probe_video
 
             probe = probe_video(self.video_path)
-            self._video = is_grey(probe["first_frame"])  # grayscale flag
+            self._video = is_grey(probe["first_frame"], tol=2)  # grayscale flag
+            self._luma = self._video and not is_grey(probe["first_frame"])
             self.n_frames = probe["n_frames"]
             self.height, self.width = probe["height"], probe["width"]
             self.channels = 1 if self._video else 3
@@ -152,7 +154,7 @@ class TableSource:
         else:
             from dreem.io.video import read_frames_sequential
 
-            it = read_frames_sequential(self.video_path, order, bool(self._video))
+            it = read_frames_sequential(self.video_path, order, bool(self._video), self._luma)
         for f, image in progress_bar(it, len(order), f"read {self.video_path.name}", progress):
             yield SourceFrame(f, image, self._frames[f])
 

@@ -27,22 +27,30 @@ def _open(path: Path):
     return cap
 
 
-def to_native(bgr: np.ndarray, grayscale: bool) -> np.ndarray:
-    """OpenCV BGR (or 2-D) frame -> (H, W, 1) grey or (H, W, 3) RGB."""
+def to_native(bgr: np.ndarray, grayscale: bool, luma: bool = False) -> np.ndarray:
+    """OpenCV BGR (or 2-D) frame -> (H, W, 1) grey or (H, W, 3) RGB.
+
+    Grey output takes the first channel (all channels are equal in a grey video) or, with
+    ``luma`` (a colour video that must be read as grey), the luminance.
+    """
     if bgr.ndim == 2:
         return bgr[:, :, None]
     if grayscale:
+        if luma:
+            import cv2
+
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[:, :, None]
         return np.ascontiguousarray(bgr[:, :, :1])
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def is_grey(bgr: np.ndarray) -> bool:
-    """True if a decoded frame has identical colour channels (or only one)."""
+def is_grey(bgr: np.ndarray, tol: int = 0) -> bool:
+    """True if a decoded frame's colour channels differ by at most ``tol`` levels (or it has
+    only one channel); a small ``tol`` absorbs chroma noise of lossy codecs."""
     if bgr.ndim == 2 or bgr.shape[2] == 1:
         return True
-    return bool(
-        np.array_equal(bgr[..., 0], bgr[..., 1]) and np.array_equal(bgr[..., 0], bgr[..., 2])
-    )
+    b, g, r = (bgr[..., k].astype(np.int16) for k in range(3))
+    return int(max(np.abs(b - g).max(), np.abs(b - r).max())) <= tol
 
 
 def probe_video(path: Path) -> dict:
@@ -55,6 +63,10 @@ def probe_video(path: Path) -> dict:
         ok, frame = cap.read()
         if not ok or frame is None:
             raise InputDataError(f"cannot decode any frame of video {path} (empty or corrupt)")
+        if n <= 0:  # container does not say: count by walking the stream once
+            n = 1
+            while cap.grab():
+                n += 1
         return {
             "n_frames": max(n, 0),
             "height": int(frame.shape[0]),
@@ -67,7 +79,7 @@ def probe_video(path: Path) -> dict:
 
 
 def read_frames_sequential(
-    path: Path, frame_indices: Iterable[int], grayscale: bool, n_frames_hint: int | None = None
+    path: Path, frame_indices: Iterable[int], grayscale: bool, luma: bool = False
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_idx, image)`` for sorted ``frame_indices``, decoding the video once.
 
@@ -91,7 +103,7 @@ def read_frames_sequential(
             if not ok or frame is None:
                 raise _ended(path, target, pos)
             pos += 1
-            yield target, to_native(frame, grayscale)
+            yield target, to_native(frame, grayscale, luma)
     finally:
         cap.release()
 
@@ -103,7 +115,9 @@ def _ended(path: Path, target: int, decoded: int) -> InputDataError:
     )
 
 
-def read_frame_random_access(path: Path, frame_idx: int, grayscale: bool) -> np.ndarray:
+def read_frame_random_access(
+    path: Path, frame_idx: int, grayscale: bool, luma: bool = False
+) -> np.ndarray:
     """Read one frame by seeking (slow; for tests and spot checks only)."""
     import cv2
 
@@ -113,6 +127,6 @@ def read_frame_random_access(path: Path, frame_idx: int, grayscale: bool) -> np.
         ok, frame = cap.read()
         if not ok or frame is None:
             raise InputDataError(f"cannot read frame {frame_idx} of video {path}")
-        return to_native(frame, grayscale)
+        return to_native(frame, grayscale, luma)
     finally:
         cap.release()

@@ -150,9 +150,10 @@ def build_callbacks(cfg: dict[str, Any], out_dir: Path, has_logger: bool, has_va
     if not has_val:
         monitors = ["train_loss"]
     dirpath = Path(ck.pop("dirpath", None) or Path(out_dir) / "checkpoints")
-    save_last = ck.pop("save_last", True)
+    ck.pop("save_last", None)  # last.ckpt is always written (resume needs it), see below
     ck.pop("filename", None)
     ck.setdefault("save_top_k", 1)
+    user_mode = ck.pop("mode", None)
     for i, m in enumerate(monitors):
         mode = "max" if any(s in m for s in ("mota", "idf1", "precision", "recall")) else "min"
         try:
@@ -160,14 +161,16 @@ def build_callbacks(cfg: dict[str, Any], out_dir: Path, has_logger: bool, has_va
                 cb.ModelCheckpoint(
                     dirpath=dirpath,
                     monitor=m,
-                    mode=ck.pop("mode", mode) if i == 0 else mode,
+                    mode=user_mode if (user_mode and i == 0) else mode,
                     filename=f"{{epoch}}-{{{m}:.4f}}",
-                    save_last=save_last if i == 0 else False,
+                    save_last=False,
                     **ck,
                 )
             )
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"checkpointing: {exc}") from exc
+    # Every epoch, whatever every_n_epochs says: a killed run resumes from here.
+    out.append(cb.ModelCheckpoint(dirpath=dirpath, save_top_k=0, save_last=True, every_n_epochs=1))
     es = cfg.get("early_stopping")
     if es:
         es = {k: v for k, v in es.items() if v is not None}

@@ -13,7 +13,12 @@ import torch
 from dreem.models.gtr import GlobalTrackingTransformer
 from dreem.training.factories import build_optimizer, build_scheduler
 from dreem.training.loss import AssoLoss
-from dreem.training.val_tracking import WindowTracker, identity_metrics, resolve_metric_names
+from dreem.training.val_tracking import (
+    ValGroup,
+    identity_metrics,
+    resolve_metric_names,
+    track_group,
+)
 
 
 def _section(cfg: dict, *keys: str, default=None):
@@ -42,15 +47,9 @@ class GTRLightning(L.LightningModule):
         self.val_metrics = resolve_metric_names(_section(cfg, "runner", "metrics", "val") or [])
         persistent = _section(cfg, "runner", "persistent_tracking", "val", default=False)
         self.persistent_val = bool(persistent)
-        tcfg = cfg.get("tracker") or {}
-        self._tracker = WindowTracker(
-            window_size=int(tcfg.get("window_size") or 8),
-            overlap_thresh=float(tcfg.get("overlap_thresh") or 0.01),
-        )
+        self.tracker_cfg = dict(cfg.get("tracker") or {})
         self.loss_monitor = "val_loss"
-        self._val_rows: dict[Any, list] = {}
-        self._val_clip = 0
-        self._last_video: str | None = None
+        self._val_groups: dict[Any, ValGroup] = {}
 
     # --- data -------------------------------------------------------------------------
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
@@ -110,29 +109,25 @@ class GTRLightning(L.LightningModule):
         return loss
 
     def _track_val_clip(self, clip, feats) -> None:
-        video = str(clip.video_id)
-        if not self.persistent_val or video != self._last_video:
-            self._tracker.reset()
-        self._last_video = video
-        key = video if self.persistent_val else (video, self._val_clip)
-        self._val_clip += 1
-        pred = self._tracker.track_clip(self.model, feats, clip.boxes, clip.frame_idx)
-        self._val_rows.setdefault(key, []).append(
-            (clip.frame_idx.cpu().numpy(), clip.gt_ids.cpu().numpy(), pred)
-        )
+        key = str(clip.video_id) if self.persistent_val else (clip.video_id, len(self._val_groups))
+        group = self._val_groups.setdefault(key, ValGroup())
+        group.add(feats, clip.boxes, clip.frame_idx, clip.gt_ids, clip.img_hw)
 
     def on_validation_epoch_start(self) -> None:
-        self._val_rows, self._val_clip, self._last_video = {}, 0, None
-        self._tracker.reset()
+        self._val_groups = {}
 
     def on_validation_epoch_end(self) -> None:
-        if not self.val_metrics or self.trainer.sanity_checking or not self._val_rows:
+        if not self.val_metrics or self.trainer.sanity_checking or not self._val_groups:
             return
-        values = identity_metrics(self._val_rows, self.val_metrics)
+        tracked = {
+            str(k): track_group(self.model, g, self.tracker_cfg)
+            for k, g in self._val_groups.items()
+        }
+        values = identity_metrics(tracked, self.val_metrics)
         for name, value in values.items():
             v = value if np.isfinite(value) else 0.0
             self.log(f"val_{name}", float(v), prog_bar=name == "num_switches")
-        self._val_rows = {}
+        self._val_groups = {}
 
     # --- optimisation -----------------------------------------------------------------
     def configure_optimizers(self):

@@ -162,7 +162,8 @@ def train_model(
     train_dl = build_dataloader(train_ds, dl_cfg.get("train_dataloader"), train=True)
     val_dl = None
     if val_shards:
-        val_ds = _dataset(val_shards, ds_cfg.get("val_dataset"), "val", seed)
+        val_section = ds_cfg.get("val_dataset") or ds_cfg.get("train_dataset")
+        val_ds = _dataset(val_shards, val_section, "val", seed)
         val_dl = build_dataloader(val_ds, dl_cfg.get("val_dataloader"), train=False)
     has_val = val_dl is not None and len(val_dl) > 0
 

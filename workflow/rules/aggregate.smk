@@ -4,13 +4,14 @@
 
 rule render:
     input:
-        demo=lambda wc: demo_input(wc.dataset),
         tracks=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
-        files=lambda wc: pair_inputs(pair(wc.dataset, wc.video_id)),
+        manifest=lambda wc: ancient(manifest_path(wc.dataset)),
+        data=lambda wc: data_inputs(wc.dataset, wc.video_id),
     output:
         mp4=f"{OUT}/summary/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
     params:
-        video=lambda wc: str(pair(wc.dataset, wc.video_id).video_path),
+        video_id=lambda wc: wc.video_id,
+        render={"max_frames": 300},
         code=code_param("render"),
     log:
         log_path("render", "{model}", "{dataset}", "{video_id}"),

@@ -144,11 +144,76 @@ def extract_params(dataset: str) -> dict:
     return extraction_params(DATASETS[dataset], defaults)
 
 
-# 5. Demo data and per-video enumeration. Demo datasets are enumerated after the `demo`
-#    checkpoint has run, so `snakemake -n` works on a fresh clone and one call runs it all.
+# 5. Demo data and per-video enumeration. Demo datasets (a dir.path inside demo.out_dir)
+#    get their video ids from the demo spec, so `snakemake -n` on a fresh clone shows the
+#    whole DAG and one call runs it all (no checkpoint: Snakemake does not reschedule all
+#    pending jobs after a re-run checkpoint). Their only data input is the demo's DONE.json
+#    (written last, atomically). Other datasets are paired at parse time (pair_files is
+#    cheap) and their raw files are inputs, so an edited video re-extracts only itself.
 DEMO_ENABLED = bool(DEMO.get("enabled", False))
 DEMO_DIR = str(DEMO.get("out_dir", "demo_data")).rstrip("/")
 DEMO_DONE = f"{DEMO_DIR}/DONE.json"
+DEMO_KINDS = ("animals", "cells")
+DEMO_SPLITS = ("train", "val", "test")
+
+
+@functools.cache
+def _demo_layout() -> dict:
+    """``{kind: {split: [video_id, ...]}}`` of the demo data (computed, not generated)."""
+    from dreem.synth import demo as synth_demo
+
+    animals, cells = DEMO.get("animals"), DEMO.get("cells")
+    if hasattr(synth_demo, "demo_layout"):
+        return synth_demo.demo_layout(animals=animals, cells=cells)
+    # Fallback mirroring dreem.synth.demo's naming (tests check it against discovery).
+    try:
+        a = synth_demo.resolve_spec(synth_demo.ANIMAL_DEFAULTS, animals, "demo.animals")
+        c = synth_demo.resolve_spec(synth_demo.CELL_DEFAULTS, cells, "demo.cells")
+    except DreemError as err:
+        raise WorkflowError(f"invalid pipeline config: {err}") from None
+    layout = {"animals": {}, "cells": {}}
+    for split in DEMO_SPLITS:
+        n = a["n_videos"][split]
+        names = [f"{split}_{k:02d}" for k in range(n)]
+        if a["hard_test"] and split == "test" and n > 1:
+            names[-1] += "_hard"
+        layout["animals"][split] = names
+        layout["cells"][split] = [f"{k + 1:02d}" for k in range(c["n_videos"][split])]
+    return layout
+
+
+def _demo_dirs(dataset: str) -> list[tuple[str, str]] | None:
+    """(kind, split) of each demo folder a dataset reads; None if it is not demo data."""
+    if not DEMO_ENABLED:
+        return None
+    spec = DATASETS[dataset]
+    demo_root = Path(DEMO_DIR).resolve()
+    paths = [p for p in _spec_paths(spec) if _inside(p, demo_root)]
+    if not paths:
+        return None
+    dir_paths = (spec.get("dir") or {}).get("path")
+    dir_paths = [dir_paths] if isinstance(dir_paths, str) else list(dir_paths or [])
+    out = []
+    for p in dir_paths:
+        rel = Path(p).resolve().relative_to(demo_root).parts if _inside(p, demo_root) else ()
+        if len(rel) != 2 or rel[0] not in DEMO_KINDS or rel[1] not in DEMO_SPLITS:
+            raise WorkflowError(
+                f"datasets.{dataset}.dir.path: demo data must be read as "
+                f"{DEMO_DIR}/{{animals,cells}}/{{train,val,test}}, got {p!r}"
+            )
+        out.append((rel[0], rel[1]))
+    if len(out) != len(paths):
+        raise WorkflowError(
+            f"datasets.{dataset}: demo data must be given as dir.path (got file lists)"
+        )
+    return out
+
+
+def _inside(path: str, root: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(root)
+    except (OSError, ValueError):
+        return False
 
 
 def _spec_paths(obj) -> list[str]:
@@ -156,22 +221,11 @@ def _spec_paths(obj) -> list[str]:
         return [p for v in obj.values() for p in _spec_paths(v)]
     if isinstance(obj, (list, tuple)):
         return [p for v in obj for p in _spec_paths(v)]
-    return [obj] if isinstance(obj, str) and obj else []
+    return [obj] if isinstance(obj, str) and ("/" in obj or "\\" in obj) else []
 
 
-@functools.cache
 def uses_demo(dataset: str) -> bool:
-    """Whether any path in the dataset's spec lies inside the demo output folder."""
-    if not DEMO_ENABLED:
-        return False
-    demo_root = Path(DEMO_DIR).resolve()
-    for text in _spec_paths(DATASETS[dataset]):
-        try:
-            if Path(text).resolve().is_relative_to(demo_root):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
+    return _demo_dirs(dataset) is not None
 
 
 @functools.cache
@@ -187,34 +241,28 @@ def _pairs(dataset: str) -> tuple:
     return pairs
 
 
-def pairs(dataset: str) -> tuple:
-    """The dataset's Pair list; waits for the demo checkpoint when it is demo data."""
-    if uses_demo(dataset):
-        checkpoints.demo.get()
-    return _pairs(dataset)
-
-
+@functools.cache
 def video_ids(dataset: str) -> list[str]:
-    return [p.video_id for p in pairs(dataset)]
+    dirs = _demo_dirs(dataset)
+    if dirs is not None:
+        ids = [v for kind, split in dirs for v in _demo_layout()[kind][split]]
+        if not ids:
+            raise WorkflowError(f"datasets.{dataset}: the demo spec makes no videos for it")
+        return ids
+    return [p.video_id for p in _pairs(dataset)]
 
 
-def pair(dataset: str, video_id: str):
-    for p in pairs(dataset):
-        if p.video_id == video_id:
-            return p
-    raise WorkflowError(f"datasets.{dataset}: no video with id {video_id!r}")
-
-
-def pair_inputs(p) -> list[str]:
-    """Raw files of one pair (their mtimes are rerun triggers for extraction)."""
-    files = [str(p.labels_path)]
-    if p.video_path is not None and str(p.video_path) != str(p.labels_path):
-        files.append(str(p.video_path))
+def data_inputs(dataset: str, video_id: str | None = None) -> list[str]:
+    """Data files a job reads: the demo's DONE.json, or the raw files (of one video)."""
+    if uses_demo(dataset):
+        return [DEMO_DONE]
+    files = []
+    for p in _pairs(dataset):
+        if video_id is None or p.video_id == video_id:
+            files.append(str(p.labels_path))
+            if p.video_path is not None and str(p.video_path) != str(p.labels_path):
+                files.append(str(p.video_path))
     return files
-
-
-def demo_input(dataset: str) -> list[str]:
-    return [DEMO_DONE] if uses_demo(dataset) else []
 
 
 # 6. Output paths (docs/architecture.md).

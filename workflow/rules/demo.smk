@@ -1,14 +1,14 @@
-# Synthetic demo data (animals .slp + .mp4, cells in CTC layout). A checkpoint: the demo
-# datasets' videos are enumerated only after it has run, so a fresh clone dry-runs.
+# Synthetic demo data (animals .slp + .mp4, cells in CTC layout) into demo.out_dir.
+# DONE.json is written last and atomically; the demo datasets' jobs take it as input.
 
 if DEMO_ENABLED:
 
-    checkpoint demo:
+    rule demo:
         output:
             done=DEMO_DONE,
         params:
             seed=SEED,
-            demo={k: v for k, v in DEMO.items() if k in ("animals", "cells")},
+            demo={k: DEMO.get(k) for k in DEMO_KINDS},
             code=code_param("demo"),
         log:
             log_path("demo"),

@@ -3,13 +3,13 @@
 
 rule discover:
     input:
-        demo=lambda wc: demo_input(wc.dataset),
-        files=lambda wc: [f for p in pairs(wc.dataset) for f in pair_inputs(p)],
+        data=lambda wc: data_inputs(wc.dataset),
     output:
         manifest=f"{OUT}/datasets/{{dataset}}/manifest.parquet",
     params:
         name=lambda wc: wc.dataset,
         spec=lambda wc: DATASETS[wc.dataset],
+        video_ids=lambda wc: {"expected": video_ids(wc.dataset)},
         code=code_param("discover"),
     log:
         log_path("discover", "{dataset}"),

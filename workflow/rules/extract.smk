@@ -1,14 +1,13 @@
 # Extract: decode one video once and cut the crops of every instance into a shard.
 # The manifest is `ancient`: re-discovering a dataset (e.g. a video was added) must not
-# re-extract its unchanged videos; each video's own files are the data inputs instead
-# (plus the demo's DONE.json, so regenerated demo data is re-extracted).
+# re-extract its unchanged videos; the video's own files (or, for demo data, the demo's
+# DONE.json) are the data inputs instead.
 
 
 rule extract:
     input:
-        demo=lambda wc: demo_input(wc.dataset),
         manifest=lambda wc: ancient(manifest_path(wc.dataset)),
-        files=lambda wc: pair_inputs(pair(wc.dataset, wc.video_id)),
+        data=lambda wc: data_inputs(wc.dataset, wc.video_id),
     output:
         shard=f"{OUT}/datasets/{{dataset}}/crops/{{video_id}}.parquet",
     params:

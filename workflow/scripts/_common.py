@@ -15,8 +15,11 @@ from typing import Any
 def logged(smk: Any) -> Iterator[logging.Logger]:
     """Redirect stdout/stderr (Python and C level) of this job to ``smk.log[0]``.
 
-    Errors are logged with their traceback and re-raised, so Snakemake marks the job failed.
+    Exceptions propagate (their traceback lands in the log), so Snakemake marks the job failed.
     """
+    # Native thread pools (torch, OpenCV, BLAS) use the job's threads, not every core.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(max(1, int(smk.threads))))
     log_path = Path(smk.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
@@ -36,12 +39,22 @@ def logged(smk: Any) -> Iterator[logging.Logger]:
         log = logging.getLogger(f"dreem.workflow.{smk.rule}")
         log.info("rule %s, wildcards %s", smk.rule, dict(smk.wildcards.items()))
         try:
-            yield log
-        except BaseException:
-            log.exception("rule %s failed", smk.rule)
-            raise
+            yield log  # an exception's traceback goes to stderr, i.e. the log
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
+
+
+def manifest_row(manifest: str | os.PathLike, video_id: str) -> dict[str, Any]:
+    """The manifest row of ``video_id`` (exactly one, else a clear error)."""
+    import pandas as pd
+
+    df = pd.read_parquet(manifest)
+    rows = df[df["video_id"] == video_id].to_dict("records")
+    if len(rows) != 1:
+        raise RuntimeError(
+            f"{manifest}: expected one row for video {video_id!r}, found {len(rows)}"
+        )
+    return rows[0]

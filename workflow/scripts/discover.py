@@ -5,6 +5,13 @@ from _common import logged
 with logged(snakemake) as log:  # noqa: F821
     from dreem.io.discover import discover_dataset, write_manifest
 
-    df = discover_dataset(snakemake.params.name, snakemake.params.spec)  # noqa: F821
-    write_manifest(df, snakemake.output.manifest)  # noqa: F821
-    log.info("%d videos -> %s", len(df), snakemake.output.manifest)  # noqa: F821
+    smk = snakemake  # noqa: F821
+    df = discover_dataset(smk.params.name, smk.params.spec)
+    found, expected = sorted(df["video_id"]), sorted(smk.params.video_ids["expected"])
+    if found != expected:
+        raise RuntimeError(
+            f"datasets.{smk.params.name}: discovered videos {found} differ from the ones "
+            f"planned when the workflow started {expected}; rerun snakemake"
+        )
+    write_manifest(df, smk.output.manifest)
+    log.info("%d videos -> %s", len(df), smk.output.manifest)
