@@ -33,4 +33,5 @@ rule all:
     input:
         summary_outputs(),
         model_outputs(),
+        manifest_outputs(),
     default_target: True

@@ -159,7 +159,7 @@ def track_data(
         for shard in shards:
             prefix = out_dir / "tracks" / _model_name(model) / dataset / shard.stem
             track_shard(model, shard, tracker_cfg, prefix)
-            outputs.append(prefix.with_suffix(".parquet"))
+            outputs.append(Path(f"{prefix}.parquet"))
     return outputs
 
 
@@ -187,8 +187,7 @@ def eval_directory(
             tracks = pd.read_parquet(table_path)
             summary, events = evaluate_tracks(tracks)
             dataset = table_path.parent.name
-            out_csv = out_dir / "metrics" / _model_name(model) / dataset / table_path.name
-            out_csv = out_csv.with_suffix(".csv")
+            out_csv = out_dir / "metrics" / _model_name(model) / dataset / f"{table_path.stem}.csv"
             write_metrics(summary, events, out_csv, _model_name(model), dataset, table_path.stem)
             metric_csvs.append(out_csv)
     aggregate(metric_csvs, out_dir / "summary")

@@ -116,3 +116,17 @@ def test_dataloader_with_workers(monkeypatch, tmp_path):
     clips = list(loader)
     assert [len(c) for c in clips] == [20, 20, 20, 4]  # 12 frames → 10 + 2 (2 > tiny limit 1)
     assert [c.video_id for c in clips] == ["v"] * 4
+
+
+@pytest.mark.parametrize("channels,dtype", [(1, np.uint16), (3, np.uint8)])
+def test_clip_channels_are_3_per_anchor(monkeypatch, tmp_path, channels, dtype):
+    row, _ = install(monkeypatch, tmp_path, walking_frames(6, 2), channels=channels, dtype=dtype)
+    out = tmp_path / "v.parquet"
+    params = {"crop_size": 5, "padding": 2, "anchors": ["head", "tail"], "handle_missing": "ignore"}
+    extract_video(row, params, out, progress=False)
+    clip = ClipDataset([out], clip_length=6, mode="val")[0]
+    assert clip.crops.shape == (12, 6, 9, 9) and clip.boxes.shape == (12, 2, 4)
+    if channels == 1:
+        assert torch.equal(clip.crops[:, 3], clip.crops[:, 5])  # second anchor, tiled grey
+    else:
+        assert not torch.equal(clip.crops[:, 0], clip.crops[:, 1])  # real colour kept

@@ -232,3 +232,22 @@ def test_crop_stage_error_names_video_and_stops_threads(monkeypatch, tmp_path):
         extract_video(row, PARAMS, out, progress=False)
     assert not out.exists() and src.closed
     assert threading.active_count() == before
+
+
+def test_extraction_streams_in_row_groups_of_whole_frames(monkeypatch, tmp_path):
+    import pyarrow.parquet as pq
+
+    import dreem.data.extract as ex
+
+    monkeypatch.setattr(ex, "ROW_GROUP_BYTES", 1)  # → the minimum rows per group
+    row, _ = install(monkeypatch, tmp_path, walking_frames(40, 3))
+    out = tmp_path / "v.parquet"
+    assert extract_video(row, PARAMS, out, progress=False)["n_instances"] == 120
+    pf = pq.ParquetFile(out)
+    assert pf.num_row_groups > 3
+    groups = [
+        pf.read_row_group(i, columns=["frame_idx"]).column(0).to_pylist()
+        for i in range(pf.num_row_groups)
+    ]
+    for a, b in zip(groups, groups[1:], strict=False):
+        assert a[-1] < b[0]  # no frame split across row groups

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -232,8 +233,9 @@ def test_conda_env_parses() -> None:
     deps = env["dependencies"]
     assert "python=3.11" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    assert any(p.startswith("--editable ..") for p in pip)
-    assert (REPO / "envs" / ".." / "pyproject.toml").is_file()
+    assert "--editable ${DREEM_PIPELINE_ROOT}[slurm]" in pip
+    common = (REPO / "workflow/rules/common.smk").read_text()
+    assert 'os.environ.setdefault("DREEM_PIPELINE_ROOT"' in common
 
 
 def test_profiles() -> None:
@@ -264,6 +266,9 @@ def test_fresh_default_config_dry_runs(tmp_path: Path) -> None:
     assert jobs["discover"] >= 4 and jobs["extract"] >= jobs["discover"]
     assert jobs["track"] == jobs["evaluate"] > 0 and jobs.get("render", 0) >= 1
     assert not (work / "demo_data").exists()
+    # the cluster profile parses too (plugin options, per-rule resources, job arrays)
+    slurm = REPO / "profiles" / "slurm"
+    assert planned(work, None, "--workflow-profile", str(slurm)) == jobs
 
 
 def test_invalid_config_names_key(tmp_path: Path) -> None:
@@ -454,6 +459,41 @@ def test_twenty_datasets_dry_run_fast(tiny: Path) -> None:
     assert out(tiny, "tracks", "gtr", "ds00", "test_00.parquet").parent.parent.name == "gtr"
     assert tiny / "out 20/tracks/gtr/ds00/test_00.parquet" in outs
     assert tiny / "out 20/tracks/gtr/ds02/test_00.parquet" in outs
+
+
+@pytest.mark.slow
+def test_added_video_reruns_only_it(tiny: Path, tmp_path: Path) -> None:
+    """User data (paired at parse time): a new video in a dataset runs only its own jobs."""
+    data = tmp_path / "my videos"
+    data.mkdir()
+    demo = tiny / "demo data" / "animals"
+    for suffix in (".slp", ".mp4"):
+        shutil.copy(demo / "test" / f"test_00{suffix}", data / f"first{suffix}")
+    cfg = tiny_config(tmp_path)
+    cfg["demo"]["enabled"] = False
+    cfg["datasets"] = {
+        "mine": {
+            "dir": {"path": str(data), "labels_suffix": ".slp", "vid_suffix": ".mp4"},
+            "crop_size": 32,
+        }
+    }
+    del cfg["models"]["gtr"]
+    cfg["evaluate"] = {"datasets": ["mine"], "models": ["baseline"], "metrics": ["mota"]}
+    path = write_config(tmp_path, "mine", cfg)
+    run_smk(tmp_path, path)
+    for suffix in (".slp", ".mp4"):
+        shutil.copy(demo / "val" / f"val_00{suffix}", data / f"second{suffix}")
+    assert planned(tmp_path, path) == {
+        "discover": 1,
+        "extract": 1,
+        "track": 1,
+        "evaluate": 1,
+        "aggregate": 1,
+        "all": 1,
+    }
+    outs = planned_outputs(tmp_path, path)
+    assert out(tmp_path, "datasets", "mine", "crops", "second.parquet") in outs
+    assert out(tmp_path, "datasets", "mine", "crops", "first.parquet") not in outs
 
 
 # --------------------------------------------------------------------------- faults

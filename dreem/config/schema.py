@@ -277,6 +277,12 @@ TRACKER = Section(
             None, "max centroid distance for a match; null = no limit", null=True, minimum=0
         ),
         "persistent_tracking": _b(True, "keep the track queue across clips of one video"),
+        "clip_length": _i(
+            None,
+            "frames per clip when persistent_tracking is false; null = test clip_length",
+            null=True,
+            minimum=1,
+        ),
         "max_gap": Key(
             ("int", "float", "null"),
             INF,

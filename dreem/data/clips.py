@@ -109,7 +109,7 @@ def make_chunks(
     ]
     keep = n_to_keep(len(refs), n_chunks)
     if keep < len(refs):
-        rng = np.random.default_rng(int(seed))
+        rng = np.random.default_rng(int(seed) % 2**63)
         idx = np.sort(rng.choice(len(refs), size=keep, replace=False))
         refs = [refs[i] for i in idx]
     return refs

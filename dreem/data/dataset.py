@@ -112,7 +112,7 @@ class ClipDataset(torch.utils.data.Dataset):
         if not shard_paths:
             raise ConfigError(f"no crop shards given for the {mode} dataset")
         self.mode = mode
-        self.seed = int(seed)
+        self.seed = int(seed) % 2**63  # numpy seeds must be non-negative
         self.epoch = 0
         self.shards = [_load_shard(Path(p), require_tracks) for p in shard_paths]
         self.augmenter = build_augmentations(augmentations) if mode == "train" else None
@@ -145,7 +145,7 @@ class ClipDataset(torch.utils.data.Dataset):
         return len(self.chunks)
 
     def _rng(self, i: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, int(i), zlib.crc32(b"clip")])
+        return np.random.default_rng([self.seed, self.epoch % 2**63, int(i), zlib.crc32(b"clip")])
 
     def __getitem__(self, i: int) -> Clip:
         if not -len(self) <= i < len(self):

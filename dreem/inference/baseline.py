@@ -60,6 +60,8 @@ class CentroidTracker:
     ) -> TrackResult:
         """Track one video; arrays as in :meth:`Tracker.track_video` (boxes in pixels)."""
         n = len(frame_idx)
+        if n == 0:
+            return TrackResult(np.zeros(0, np.int64), np.zeros(0, np.float32), [])
         frame_idx = np.asarray(frame_idx)
         cen = np.asarray(centroids, np.float64)
         boxes = np.asarray(boxes, np.float64).reshape(n, -1, 4)
@@ -73,8 +75,6 @@ class CentroidTracker:
         scale = np.where(np.isfinite(diag) & (diag > 0), diag / 4.0, 10.0)
         track_id = np.full(n, -1, np.int64)
         conf = np.zeros(n, np.float32)
-        if n == 0:
-            return TrackResult(track_id, conf, [])
         starts = np.flatnonzero(np.r_[True, np.diff(frame_idx) != 0])
         ends = np.r_[starts[1:], n]
         last_pos: dict[int, np.ndarray] = {}

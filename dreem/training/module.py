@@ -47,7 +47,8 @@ class GTRLightning(L.LightningModule):
         self.val_metrics = resolve_metric_names(_section(cfg, "runner", "metrics", "val") or [])
         persistent = _section(cfg, "runner", "persistent_tracking", "val", default=False)
         self.persistent_val = bool(persistent)
-        self.tracker_cfg = dict(cfg.get("tracker") or {})
+        # null values mean "tracker default" (the tracker fills them in)
+        self.tracker_cfg = {k: v for k, v in (cfg.get("tracker") or {}).items() if v is not None}
         self.loss_monitor = "val_loss"
         self._val_groups: dict[Any, ValGroup] = {}
 

@@ -5,12 +5,13 @@
 rule render:
     input:
         tracks=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
-        manifest=lambda wc: ancient(manifest_path(wc.dataset)),
         data=lambda wc: data_inputs(wc.dataset, wc.video_id),
     output:
         mp4=f"{OUT}/summary/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
     params:
+        dataset=lambda wc: wc.dataset,
         video_id=lambda wc: wc.video_id,
+        spec=lambda wc: discovery_spec(wc.dataset),
         render={"max_frames": 300},
         code=code_param("render"),
     log:

@@ -3,7 +3,7 @@
 
 import functools
 import hashlib
-import json
+import os
 from pathlib import Path
 
 import dreem
@@ -12,6 +12,9 @@ from dreem.config.pipeline import load_pipeline_config
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 from dreem.utils.errors import DreemError
+
+# envs/dreem.yaml pip-installs the checkout that holds this Snakefile (see that file).
+os.environ.setdefault("DREEM_PIPELINE_ROOT", str(Path(workflow.basedir).resolve()))
 
 # 1. Config: JSON-Schema first (clear messages with the failing key), then the library's
 #    cross-checks (unknown dataset names in models/evaluate, missing model configs, ...).
@@ -265,6 +268,21 @@ def data_inputs(dataset: str, video_id: str | None = None) -> list[str]:
     return files
 
 
+# Dataset-spec keys that only matter after discovery (crop, clip, augmentation settings):
+# left out of discover's params so editing them does not re-discover the dataset.
+NON_DISCOVERY_KEYS = frozenset({
+    "crop_size", "padding", "anchors", "handle_missing", "seed", "chunk", "clip_length",
+    "mode", "n_chunks", "augmentations", "normalize_image", "max_batching_gap",
+    "use_tight_bbox", "dilation_radius_px", "max_detection_overlap", "max_tracks",
+    "apply_mask_to_crop", "detection_iou_threshold", "verbose",
+})
+
+
+def discovery_spec(dataset: str) -> dict:
+    """The part of a dataset spec that decides which files pair up (discover's params)."""
+    return {k: v for k, v in DATASETS[dataset].items() if k not in NON_DISCOVERY_KEYS}
+
+
 # 6. Output paths (docs/architecture.md).
 def manifest_path(dataset: str) -> str:
     return f"{OUT}/datasets/{dataset}/manifest.parquet"
@@ -322,6 +340,14 @@ def summary_outputs() -> list[str]:
 
 def model_outputs() -> list[str]:
     return [model_ckpt(m) for m in MODELS if not is_baseline(m)]
+
+
+def manifest_outputs() -> list[str]:
+    """Manifests of every dataset the run uses (discovery also validates the data)."""
+    used = set(EVAL_DATASETS)
+    for m in MODELS.values():
+        used.update((m.get("train") or []) + (m.get("val") or []))
+    return [manifest_path(d) for d in DATASETS if d in used]
 
 
 def log_path(*parts: str) -> str:

@@ -8,7 +8,7 @@ rule discover:
         manifest=f"{OUT}/datasets/{{dataset}}/manifest.parquet",
     params:
         name=lambda wc: wc.dataset,
-        spec=lambda wc: DATASETS[wc.dataset],
+        spec=lambda wc: discovery_spec(wc.dataset),
         video_ids=lambda wc: {"expected": video_ids(wc.dataset)},
         code=code_param("discover"),
     log:

@@ -1,17 +1,19 @@
 # Extract: decode one video once and cut the crops of every instance into a shard.
-# The manifest is `ancient`: re-discovering a dataset (e.g. a video was added) must not
-# re-extract its unchanged videos; the video's own files (or, for demo data, the demo's
-# DONE.json) are the data inputs instead.
+# Its data inputs are the video's own files (or, for demo data, the demo's DONE.json); it
+# pairs its files itself (cheap) instead of reading the manifest, so re-discovering a
+# dataset (e.g. one video added) re-extracts only what changed. (An `ancient` manifest
+# input would hide extract's own param changes whenever discover reruns too.)
 
 
 rule extract:
     input:
-        manifest=lambda wc: ancient(manifest_path(wc.dataset)),
         data=lambda wc: data_inputs(wc.dataset, wc.video_id),
     output:
         shard=f"{OUT}/datasets/{{dataset}}/crops/{{video_id}}.parquet",
     params:
+        dataset=lambda wc: wc.dataset,
         video_id=lambda wc: wc.video_id,
+        spec=lambda wc: discovery_spec(wc.dataset),
         crop=lambda wc: extract_params(wc.dataset),
         code=code_param("extract"),
     log:

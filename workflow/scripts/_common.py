@@ -47,14 +47,11 @@ def logged(smk: Any) -> Iterator[logging.Logger]:
             os.dup2(saved[1], 2)
 
 
-def manifest_row(manifest: str | os.PathLike, video_id: str) -> dict[str, Any]:
-    """The manifest row of ``video_id`` (exactly one, else a clear error)."""
-    import pandas as pd
+def pair_row(spec: dict, dataset: str, video_id: str) -> dict[str, Any]:
+    """The manifest-style row of one video (paired now, cheaply, from the dataset spec)."""
+    from dreem.io.discover import pair_files
 
-    df = pd.read_parquet(manifest)
-    rows = df[df["video_id"] == video_id].to_dict("records")
+    rows = [p.as_row() for p in pair_files(spec) if p.video_id == video_id]
     if len(rows) != 1:
-        raise RuntimeError(
-            f"{manifest}: expected one row for video {video_id!r}, found {len(rows)}"
-        )
-    return rows[0]
+        raise RuntimeError(f"datasets.{dataset}: expected 1 video {video_id!r}, found {len(rows)}")
+    return {"dataset": dataset, **rows[0]}
