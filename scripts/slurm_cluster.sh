@@ -3,11 +3,12 @@
 #
 #   scripts/slurm_cluster.sh start    # install (Debian packages) if needed, configure, start
 #   scripts/slurm_cluster.sh status   # exit 0 when the node is up and idle/mixed/allocated
-#   scripts/slurm_cluster.sh stop     # stop the daemons this script started (by PID file)
+#   scripts/slurm_cluster.sh stop     # stop the daemons (by PID file), remove our slurm.conf
 #
 # Needs root and apt-get (Debian/Ubuntu); runs without systemd. Idempotent: `start` on a
 # running cluster only checks it, `stop` on a stopped one does nothing. The cluster has no
 # job accounting, so Snakemake needs `--slurm-status-command squeue` (profiles/slurm-test).
+# Exit status 3: SLURM is not installed and cannot be installed here (no root/apt-get).
 # Environment: SLURM_PARTITION (default debug), SLURM_CLUSTER_NAME (default dreemtest).
 set -euo pipefail
 
@@ -30,12 +31,15 @@ install_packages() {
         && command -v sbatch >/dev/null && command -v munged >/dev/null; then
         return
     fi
-    [[ $EUID -eq 0 ]] || die "installing SLURM needs root"
-    command -v apt-get >/dev/null || die "apt-get not found (Debian/Ubuntu only)"
+    [[ $EUID -eq 0 ]] || { log "installing SLURM needs root"; exit 3; }
+    command -v apt-get >/dev/null || { log "apt-get not found (Debian/Ubuntu only)"; exit 3; }
     log "installing slurmctld slurmd slurm-client munge (apt-get)"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        slurmctld slurmd slurm-client munge >/dev/null
+    if ! { apt-get update -qq >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            slurmctld slurmd slurm-client munge >/dev/null; }; then
+        log "apt-get could not install the SLURM packages"
+        exit 3
+    fi
 }
 
 write_conf() {
@@ -97,7 +101,7 @@ node_ready() {
 }
 
 cmd_start() {
-    [[ $EUID -eq 0 ]] || die "start needs root"
+    [[ $EUID -eq 0 ]] || { log "start needs root"; exit 3; }
     install_packages
     if alive "$CTLD_PID" && alive "$SLURMD_PID" && node_ready; then
         log "already running"
@@ -135,6 +139,11 @@ cmd_stop() {
     stop_pidfile "$SLURMD_PID"
     stop_pidfile "$CTLD_PID"
     stop_pidfile "$MUNGE_PID"
+    # With a slurm.conf but no controller, every `scontrol` (which the Snakemake SLURM
+    # plugin runs at import, i.e. in every `snakemake` call) hangs ~10 s: remove ours.
+    if [[ -f "$CONF" ]] && grep -q "^# Written by scripts/slurm_cluster.sh" "$CONF"; then
+        rm -f "$CONF"
+    fi
     log "stopped"
 }
 

@@ -43,10 +43,9 @@ def cluster():
         pytest.skip(reason)
     was_running = subprocess.run([str(CLUSTER), "status"], capture_output=True).returncode == 0
     proc = subprocess.run([str(CLUSTER), "start"], capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        if "apt-get" in proc.stderr or "install" in proc.stderr:
-            pytest.skip(f"could not install SLURM: {proc.stderr[-500:]}")
-        raise AssertionError(f"slurm_cluster.sh start failed:\n{proc.stderr}")
+    if proc.returncode == 3:  # SLURM absent and not installable here
+        pytest.skip(f"could not install SLURM: {proc.stderr[-500:]}")
+    assert proc.returncode == 0, f"slurm_cluster.sh start failed:\n{proc.stderr}"
     yield
     if not was_running:
         subprocess.run([str(CLUSTER), "stop"], capture_output=True, timeout=60)

@@ -245,3 +245,25 @@ def test_finetune_from_ckpt_path(shards, tmp_path):
     cfg["model"]["d_model"] = 64
     with pytest.raises(ConfigError, match="ckpt_path"):
         train_model(cfg, train, [], tmp_path / "b", seed=0)
+
+
+def test_bf16_mixed_training_runs(shards, tmp_path):
+    from dreem.training.train import train_model
+
+    train, _ = shards
+    cfg = tiny_cfg(max_epochs=1)
+    cfg["trainer"]["precision"] = "bf16-mixed"
+    res = train_model(cfg, train, [], tmp_path, seed=0)
+    assert res["epochs"] == 1 and (tmp_path / "best.ckpt").is_file()
+
+
+def test_load_model_rejects_non_checkpoint(tmp_path):
+    from dreem.training.module import load_model_from_checkpoint
+    from dreem.utils.errors import InputDataError
+
+    bad = tmp_path / "x.ckpt"
+    torch.save({"weights": 1}, bad)
+    with pytest.raises(InputDataError, match="x.ckpt"):
+        load_model_from_checkpoint(bad)
+    with pytest.raises(InputDataError, match="missing.ckpt"):
+        load_model_from_checkpoint(tmp_path / "missing.ckpt")

@@ -340,6 +340,17 @@ def test_rerun_nothing_edited(tiny: Path) -> None:
 
 
 @pytest.mark.slow
+def test_snakemake_report(tiny: Path) -> None:
+    target = tiny / "snakemake report.zip"
+    run_smk(tiny, tiny / "config.yaml", "--report", str(target))
+    import zipfile
+
+    names = zipfile.ZipFile(target).namelist()
+    assert any(n.endswith("metrics.png") for n in names)
+    assert any(n.endswith(".mp4") for n in names)
+
+
+@pytest.mark.slow
 def test_rerun_tracker_edit(tiny: Path) -> None:
     dreem = copy.deepcopy(TINY_DREEM)
     dreem["tracker"]["window_size"] = 3

@@ -40,7 +40,7 @@ def to_native(bgr: np.ndarray, grayscale: bool, luma: bool = False) -> np.ndarra
             import cv2
 
             return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[:, :, None]
-        return np.ascontiguousarray(bgr[:, :, :1])
+        return bgr[:, :, :1]  # strided view: crops slice it, no full-frame copy
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 

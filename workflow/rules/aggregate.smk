@@ -7,7 +7,11 @@ rule render:
         tracks=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
         data=lambda wc: data_inputs(wc.dataset, wc.video_id),
     output:
-        mp4=f"{OUT}/summary/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
+        mp4=report(
+            f"{OUT}/summary/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
+            category="Tracks",
+            labels={"model": "{model}", "dataset": "{dataset}", "video": "{video_id}"},
+        ),
     params:
         dataset=lambda wc: wc.dataset,
         video_id=lambda wc: wc.video_id,
@@ -30,8 +34,8 @@ rule aggregate:
         metrics=all_metrics,
         videos=all_renders,
     output:
-        csv=SUMMARY["csv"],
-        png=SUMMARY["png"],
+        csv=report(SUMMARY["csv"], category="Summary", labels={"file": "metrics table"}),
+        png=report(SUMMARY["png"], category="Summary", labels={"file": "metrics figure"}),
         html=SUMMARY["html"],
     params:
         title="dreem-pipeline report",

@@ -111,12 +111,17 @@ def tracker_cfg(model: str) -> dict | None:
     """Tracker section: the model config's, or the baseline spec's tracker keys."""
     if is_baseline(model):
         return {k: v for k, v in MODELS[model].items() if k != "baseline"}
-    return MODEL_CFGS[model].get("tracker")
+    cfg = dict(MODEL_CFGS[model].get("tracker") or {})
+    # clip_length null means "the checkpoint's clip_length"; track_shard fills it only
+    # when the key is absent, so leave it out.
+    if cfg.get("clip_length", 0) is None:
+        del cfg["clip_length"]
+    return cfg
 
 
-def model_spec(model: str) -> str:
-    """What track_shard gets: a checkpoint path or ``"baseline"``."""
-    return "baseline" if is_baseline(model) else model_ckpt(model)
+def track_model_input(model: str) -> list[str]:
+    """The checkpoint a track job reads (none for the baseline)."""
+    return [] if is_baseline(model) else [model_ckpt(model)]
 
 
 def model_ckpt(model: str) -> str:
@@ -143,7 +148,9 @@ def extract_params(dataset: str) -> dict:
     m = _defaults_model(dataset)
     defaults = {}
     if m is not None:
-        defaults = (MODEL_CFGS[m].get("dataset") or {}).get("train_dataset") or {}
+        defaults = dict((MODEL_CFGS[m].get("dataset") or {}).get("train_dataset") or {})
+    if defaults.get("seed") is None:
+        defaults["seed"] = SEED
     return extraction_params(DATASETS[dataset], defaults)
 
 

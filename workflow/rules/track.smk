@@ -1,14 +1,10 @@
 # Track one video's shard with one model (a checkpoint, or the centroid baseline).
 
 
-def _track_model_input(wc):
-    return [] if is_baseline(wc.model) else [model_ckpt(wc.model)]
-
-
 rule track:
     input:
         shard=lambda wc: shard_path(wc.dataset, wc.video_id),
-        model=_track_model_input,
+        model=lambda wc: track_model_input(wc.model),
     output:
         parquet=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
         csv=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.csv",
