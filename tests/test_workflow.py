@@ -240,7 +240,12 @@ def test_conda_env_parses() -> None:
 
 def test_profiles() -> None:
     local = yaml.safe_load((REPO / "profiles/default/profile.yaml").read_text())
-    assert local["rerun-incomplete"] is True and local["keep-going"] is False
+    assert local["rerun-incomplete"] is True
+    slurm_keys = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
+    # the default profile is auto-loaded beside `--profile profiles/slurm` and wins on
+    # conflicts, so it must not set anything the SLURM profile sets (except shared flags)
+    shared = {"rerun-incomplete", "printshellcmds"}
+    assert not (set(local) & set(slurm_keys)) - shared
     slurm = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
     assert slurm["executor"] == "slurm" and slurm["retries"] >= 1
     assert slurm["set-resources"]["train"]["gpu"] == 1

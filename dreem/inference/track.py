@@ -202,7 +202,7 @@ def run_tracking(
     if tracker_cfg is None:
         tracker_cfg = (model_cfg or {}).get("tracker") or {}
     tracker_cfg = dict(tracker_cfg)
-    if "clip_length" not in tracker_cfg:  # chunk length for persistent_tracking: false
+    if tracker_cfg.get("clip_length") is None:  # chunk length for persistent_tracking: false
         ds = (model_cfg or {}).get("dataset") or {}
         for section in ("test_dataset", "val_dataset", "train_dataset"):
             clip = (ds.get(section) or {}).get("clip_length")
