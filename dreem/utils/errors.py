@@ -8,7 +8,7 @@ class DreemError(Exception):
 
 
 class ConfigError(DreemError, ValueError):
-    """Invalid configuration. Messages name the full key path, e.g. ``model.embedding_meta.pos.mode``."""
+    """Invalid configuration; messages name the full key path (``model.embedding_meta.pos``)."""
 
 
 class InputDataError(DreemError, ValueError):
