@@ -300,7 +300,7 @@ def test_tiny_run_outputs(tiny: Path) -> None:
 
     for name in ("metrics.csv", "metrics.png", "report.html"):
         assert out(tiny, "summary", name).stat().st_size > 0
-    for name in ("best.ckpt", "last.ckpt", "metrics.csv", "config.yaml"):
+    for name in ("best.ckpt", "last.ckpt", "metrics.csv", "config.yaml", "curves.png"):
         assert out(tiny, "models", "gtr", name).stat().st_size > 0
     assert len(list(out(tiny, "summary", "videos").rglob("*.mp4"))) == 2
 
@@ -353,6 +353,10 @@ def test_snakemake_report(tiny: Path) -> None:
     names = zipfile.ZipFile(target).namelist()
     assert any(n.endswith("metrics.png") for n in names)
     assert any(n.endswith(".mp4") for n in names)
+    assert any(n.endswith("metrics.csv") for n in names)
+    assert any(n.endswith("curves.png") for n in names), "training curves in the report"
+    html = out(tiny, "summary", "report.html").read_text()
+    assert "curves" in html, "training curves embedded in the HTML summary"
 
 
 @pytest.mark.slow

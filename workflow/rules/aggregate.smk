@@ -33,6 +33,7 @@ rule aggregate:
     input:
         metrics=all_metrics,
         videos=all_renders,
+        curves=all_curves,
     output:
         csv=report(SUMMARY["csv"], category="Summary", labels={"file": "metrics table"}),
         png=report(SUMMARY["png"], category="Summary", labels={"file": "metrics figure"}),

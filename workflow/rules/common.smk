@@ -334,6 +334,11 @@ def all_renders(wildcards=None) -> list[str]:
     return [render_path(m, d, video_ids(d)[0]) for d in EVAL_DATASETS]
 
 
+def all_curves(wildcards=None) -> list[str]:
+    """Training-curve figures of the evaluated trained models (shown in the report)."""
+    return [f"{OUT}/models/{m}/curves.png" for m in EVAL_MODELS if not is_baseline(m)]
+
+
 SUMMARY = {
     "csv": f"{OUT}/summary/metrics.csv",
     "png": f"{OUT}/summary/metrics.png",

@@ -12,6 +12,11 @@ rule train:
         last=f"{OUT}/models/{{model}}/last.ckpt",
         metrics=f"{OUT}/models/{{model}}/metrics.csv",
         config=f"{OUT}/models/{{model}}/config.yaml",
+        curves=report(
+            f"{OUT}/models/{{model}}/curves.png",
+            category="Training",
+            labels={"model": "{model}", "file": "training curves"},
+        ),
     params:
         cfg=lambda wc: train_cfg(wc.model),
         train_datasets=lambda wc: {"train": MODELS[wc.model].get("train") or [],

@@ -13,5 +13,6 @@ with logged(snakemake) as log:  # noqa: F821
         Path(smk.output.csv).parent,
         title=smk.params.title,
         videos=tuple(Path(p) for p in smk.input.videos),
+        extra_figures=tuple(Path(p) for p in smk.input.curves),
     )
     log.info("summary: %s", out)

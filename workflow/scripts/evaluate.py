@@ -4,6 +4,7 @@ from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
     import pandas as pd
+
     from dreem.evaluation.evaluate import evaluate_tracks, write_metrics
 
     smk = snakemake  # noqa: F821

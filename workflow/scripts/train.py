@@ -30,9 +30,10 @@ def fingerprint(smk) -> str:
 
 with logged(snakemake) as log:  # noqa: F821
     import torch
-    from dreem.training.train import train_model
 
     from dreem.config import load_dreem_config
+    from dreem.training.curves import plot_training_curves
+    from dreem.training.train import train_model
     from dreem.utils.atomic import write_text_atomic
 
     smk = snakemake  # noqa: F821
@@ -58,3 +59,4 @@ with logged(snakemake) as log:  # noqa: F821
         seed=smk.params.seed,
     )
     log.info("trained: %s", result)
+    plot_training_curves(smk.output.metrics, smk.output.curves, title=Path(out_dir).name)
