@@ -178,14 +178,13 @@ def eval_directory(
     import pandas as pd
 
     from dreem.evaluation.aggregate import aggregate
-    from dreem.evaluation.evaluate import evaluate_tracks, write_metrics
+    from dreem.evaluation.evaluate import evaluate_tracks_file, write_metrics
 
     out_dir = Path(out_dir)
     metric_csvs = []
     for model in models:
         for table_path in track_data(model, data, out_dir, config, overrides):
-            tracks = pd.read_parquet(table_path)
-            summary, events = evaluate_tracks(tracks)
+            summary, events = evaluate_tracks_file(table_path)
             dataset = table_path.parent.name
             out_csv = out_dir / "metrics" / _model_name(model) / dataset / f"{table_path.stem}.csv"
             write_metrics(summary, events, out_csv, _model_name(model), dataset, table_path.stem)

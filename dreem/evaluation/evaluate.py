@@ -60,6 +60,32 @@ def evaluate_ctc(res_dir: Path, gt_tra_dir: Path) -> pd.DataFrame:
     return ctc_summary(gt_tra_dir, res_dir)
 
 
+def evaluate_tracks_file(
+    tracks_path: Path, metrics: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Evaluate a tracks table written by ``track_shard``; for cell data (a CTC ``_RES``
+    folder beside it, made from a ``TRA`` ground-truth folder) add CTC DET/TRA/LNK rows."""
+    tracks_path = Path(tracks_path)
+    tracks = pd.read_parquet(tracks_path)
+    summary, events = evaluate_tracks(tracks, metrics=metrics)
+    res_dir = tracks_path.with_name(f"{tracks_path.stem}_RES")
+    gt_dir = _ctc_gt_dir(res_dir)
+    if gt_dir is not None:
+        summary = pd.concat([summary, evaluate_ctc(res_dir, gt_dir)], ignore_index=True)
+    return summary, events
+
+
+def _ctc_gt_dir(res_dir: Path) -> Path | None:
+    """The ``TRA`` folder a ``_RES`` folder was made from (recorded by the CTC writer)."""
+    import json
+
+    meta = Path(f"{res_dir}.json")
+    if not meta.is_file():
+        return None
+    gt = Path(json.loads(meta.read_text())["gt_tra_dir"])
+    return gt if gt.is_dir() else None
+
+
 def switch_frames(events: pd.DataFrame) -> list[int]:
     """Frames with at least one identity switch."""
     return sorted({int(f) for f in events.frame_idx[events.type == "SWITCH"]})

@@ -21,13 +21,14 @@ predicted).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dreem.io.shards import ShardData, ShardMeta
-from dreem.utils.atomic import atomic_path
+from dreem.utils.atomic import atomic_path, write_text_atomic
 from dreem.utils.errors import InputDataError
 
 
@@ -161,4 +162,7 @@ def write_ctc_res(table: pd.DataFrame, meta: ShardMeta, out_dir: Path) -> Path:
         lines = [f"{r.label} {r.begin} {r.end} {r.parent}" for r in segs.itertuples()]
         (tmp / "res_track.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
     masks.close()
+    # beside (not inside) the _RES folder, so CTC tools see only what they expect
+    source = {"gt_tra_dir": str(meta.labels_path), "raw_dir": str(meta.video_path)}
+    write_text_atomic(Path(f"{out_dir}.json"), json.dumps(source, indent=1))
     return Path(out_dir)

@@ -183,8 +183,19 @@ def build_callbacks(cfg: dict[str, Any], out_dir: Path, has_logger: bool, has_va
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"checkpointing: {exc}") from exc
-    # Every epoch, whatever every_n_epochs says: a killed run resumes from here.
-    out.append(cb.ModelCheckpoint(dirpath=dirpath, save_top_k=0, save_last=True, every_n_epochs=1))
+    # Every epoch, whatever every_n_epochs says: a killed run resumes from here. Not
+    # `save_last=True`: since Lightning 2.6 that writes last.ckpt only in steps where the same
+    # callback saved a top-k checkpoint (with save_top_k=0: only at the end of training).
+    out.append(
+        cb.ModelCheckpoint(
+            dirpath=dirpath,
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            every_n_epochs=1,
+            enable_version_counter=False,
+        )
+    )
     es = cfg.get("early_stopping")
     if es:
         es = {k: v for k, v in es.items() if v is not None}

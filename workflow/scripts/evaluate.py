@@ -3,13 +3,10 @@
 from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    import pandas as pd
-
-    from dreem.evaluation.evaluate import evaluate_tracks, write_metrics
+    from dreem.evaluation.evaluate import evaluate_tracks_file, write_metrics
 
     smk = snakemake  # noqa: F821
-    tracks = pd.read_parquet(smk.input.tracks)
-    summary, events = evaluate_tracks(tracks, metrics=smk.params.metrics["metrics"])
+    summary, events = evaluate_tracks_file(smk.input.tracks, metrics=smk.params.metrics["metrics"])
     write_metrics(
         summary,
         events,
