@@ -71,6 +71,13 @@ def test_slurm_matches_local(cluster, tmp_path_factory: pytest.TempPathFactory) 
         return df.sort_values(["model", "dataset", "video_id", "metric"]).reset_index(drop=True)
 
     pd.testing.assert_frame_equal(metrics(root), metrics(local), check_exact=False, atol=1e-6)
+    # same seed, same code: the same checkpoint-driven tracks, detection by detection
+    for model in ("gtr", "baseline"):
+        rel = Path("out dir") / "tracks" / model / "a_test" / "test_00.parquet"
+        cols = ["frame_idx", "instance_idx", "track_id"]
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(root / rel)[cols], pd.read_parquet(local / rel)[cols]
+        )
     # nothing left to do afterwards, locally either
     proc = run_smk(root, cfg, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
