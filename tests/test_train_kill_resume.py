@@ -132,6 +132,7 @@ def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
             cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), timeout=180, check=False
         )
     text = log2.read_text()
+    print("\n".join(ln for ln in text.splitlines() if "Restor" in ln or ln.startswith("Epoch ")))
     assert rerun.returncode == 0, text
     assert "Restored all states from the checkpoint" in text, text
     # The rerun trains only the missing epochs: no "Epoch 0" checkpoint line in its log.
