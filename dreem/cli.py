@@ -197,7 +197,10 @@ def config_show(
 
     from dreem.config import default_dreem_config, load_dreem_config
 
-    cfg = load_dreem_config(path, overrides or []) if path else default_dreem_config()
+    if path is None and not overrides:
+        cfg = default_dreem_config()
+    else:  # overrides apply to the defaults too
+        cfg = load_dreem_config(path if path is not None else {}, overrides or [])
     typer.echo(yaml.safe_dump(cfg, sort_keys=False))
 
 

@@ -707,3 +707,45 @@ DREEM_SCHEMA = Section(
 )
 
 SECTIONS = tuple(DREEM_SCHEMA.keys)
+
+# ----------------------------------------------------------------------------- unsupported
+# Keys accepted (so reference configs load) whose non-default values dreem-pipeline cannot
+# honour: path (``*`` = every dataset split) -> (accepted values, reason). Validation raises
+# "<path>: <value> is not supported by dreem-pipeline (<reason>)" for any other value.
+UNSUPPORTED: dict[str, tuple[tuple, str]] = {
+    "model.return_embedding": (
+        (False,),
+        "embeddings are not returned; tracking only needs association scores",
+    ),
+    "tracker.enable_crop_saving": ((False,), "crops are not kept on tracked instances"),
+    "runner.metrics.train": (([],), "no tracking metrics are computed on training batches"),
+    "runner.persistent_tracking.train": ((False,), "training batches are not tracked"),
+    "runner.persistent_tracking.test": (
+        (True,),
+        "test tracking follows tracker.persistent_tracking; set that instead",
+    ),
+    "runner.test_save_path": (
+        ("./test_results.h5",),
+        "results are written as tracks tables and metric CSVs under the output directory",
+    ),
+    "runner.save_frame_meta": ((False,), "no per-frame metadata file is written"),
+    "save_frame_meta": ((False,), "no per-frame metadata file is written"),
+    "ckpt_path": (
+        (None,),
+        "give the checkpoint as the MODEL argument of `dreem track`/`dreem eval` or in the "
+        "pipeline config's `models`",
+    ),
+    "outdir": (
+        ("./results",),
+        "give the output folder with `--out` or the pipeline config's `output_dir`",
+    ),
+    "view_batch.enable": ((False,), "there is no batch viewer"),
+    "dataset.*.normalize_image": (
+        (True,),
+        "crops are always scaled to [0, 1] by the video's intensity range",
+    ),
+    "dataset.*.detection_iou_threshold": (
+        (None,),
+        "it is documented but unimplemented in the reference too; see max_detection_overlap",
+    ),
+}

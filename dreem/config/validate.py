@@ -7,6 +7,8 @@ DREEM config plus the cross-key checks, raising one ``ConfigError`` that lists a
 
 from __future__ import annotations
 
+import warnings
+
 import copy
 import difflib
 import functools
@@ -19,7 +21,7 @@ from typing import Any
 
 from dreem.config import schema as S
 from dreem.config.nodes import Key, MapOf, Node, Section
-from dreem.utils.errors import ConfigError
+from dreem.utils.errors import ConfigError, ConfigWarning
 
 _INVALID = object()  # marks a value that failed validation (dropped, so defaults apply)
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?\.?(inf|nan)$", re.I)
@@ -381,6 +383,10 @@ def check_dataset_spec(ds: Mapping, path: str, errors: list[str]) -> None:
     n_chunks = ds.get("n_chunks")
     if isinstance(n_chunks, float) and n_chunks > 1 and not n_chunks.is_integer():
         errors.append(f"{path}.n_chunks: {n_chunks} is neither a fraction in (0, 1] nor a count")
+    for pattern, (allowed, reason) in S.UNSUPPORTED.items():
+        key = pattern[len(DATASET_PREFIX) :]
+        if pattern.startswith(DATASET_PREFIX) and key in ds:
+            _unsupported(f"{path}.{key}", ds[key], allowed, reason, errors)
 
 
 def raise_errors(errors: list[str], source: str | None = None) -> None:
@@ -405,5 +411,38 @@ def validate_dreem(cfg: Any, source: str | None = None) -> dict:
         raise_errors(errors, source)
     full = fill_defaults(S.DREEM_SCHEMA, checked)
     _cross_check(full, errors)
+    check_unsupported(full, errors)
     raise_errors(errors, source)
     return full
+
+
+def check_unsupported(cfg: Mapping, errors: list[str]) -> None:
+    """Errors for keys set to values dreem-pipeline cannot honour (``schema.UNSUPPORTED``)."""
+    for pattern, (allowed, reason) in S.UNSUPPORTED.items():
+        if pattern.startswith(DATASET_PREFIX):  # checked by check_dataset_spec
+            continue
+        nodes: list[tuple[str, Any]] = [("", cfg)]
+        for part in pattern.split("."):
+            nxt = []
+            for path, node in nodes:
+                if not isinstance(node, Mapping):
+                    continue
+                keys = list(node) if part == "*" else [part] if part in node else []
+                nxt += [(join(path, k), node[k]) for k in keys]
+            nodes = nxt
+        for path, value in nodes:
+            _unsupported(path, value, allowed, reason, errors)
+
+
+DATASET_PREFIX = "dataset.*."
+
+
+def _unsupported(path: str, value: Any, allowed: tuple, reason: str, errors: list[str]) -> None:
+    if not any(_same(value, a) for a in allowed):
+        # A warning, not an error: existing DREEM configs (which may set these keys, several
+        # of them ignored by the reference too) must still load unchanged.
+        warnings.warn(
+            f"{path}: {value!r} is not supported by dreem-pipeline and has no effect ({reason})",
+            ConfigWarning,
+            stacklevel=2,
+        )

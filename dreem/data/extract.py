@@ -5,11 +5,19 @@
 :mod:`dreem.data.geometry`) in the video's native dtype and writes them with
 :class:`dreem.io.shards.ShardWriter` (atomic; bounded memory: one frame plus one row group).
 A shard already written with the same normalised params from unchanged inputs is reused.
+
+Per frame, after ``handle_missing``: ``max_detection_overlap`` (non-max suppression) then
+``max_tracks`` (lowest-score predicted instances dropped) filter the instances;
+``use_tight_bbox`` records tight boxes; ``apply_mask_to_crop`` and ``dilation_radius_px``
+zero crop pixels (see :mod:`dreem.data.filters`). Those keys enter ``meta.params`` only when
+they differ from their defaults (so shards extracted without them stay current).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import queue
 import threading
 import time
@@ -21,6 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from dreem.data.filters import (
+    cap_predicted,
+    dilate_crops,
+    mask_crops,
+    overlap_suppression,
+    tight_boxes,
+)
 from dreem.data.geometry import (
     anchor_points,
     check_handle_missing,
@@ -35,6 +50,8 @@ from dreem.data.geometry import (
 from dreem.utils.atomic import write_text_atomic
 from dreem.utils.errors import ConfigError, InputDataError
 
+log = logging.getLogger(__name__)
+
 EXTRACT_VERSION = 1  # bump when the crop computation changes (invalidates old shards)
 DEFAULT_PARAMS: dict[str, Any] = {
     "crop_size": 128,
@@ -42,7 +59,15 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "anchors": "centroid",
     "handle_missing": "centroid",
 }
-PARAM_KEYS = ("crop_size", "padding", "anchors", "handle_missing")
+# optional keys: recorded in meta.params only when not at their default (the default)
+OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "use_tight_bbox": False,
+    "apply_mask_to_crop": False,
+    "dilation_radius_px": 0,
+    "max_detection_overlap": 0.0,
+    "max_tracks": None,  # None = no limit (.inf in configs)
+}
+PARAM_KEYS = ("crop_size", "padding", "anchors", "handle_missing", *OPTIONAL_DEFAULTS)
 ROW_GROUP_BYTES = 8 * 2**20  # crop bytes per Parquet row group (bigger: more RSS, no faster)
 PREFETCH_FRAMES = 4  # frames buffered between pipeline stages (bounds memory)
 
@@ -56,14 +81,49 @@ def _int_param(params: Mapping, key: str, minimum: int) -> int:
     return int(value)
 
 
+def _optional_params(params: Mapping) -> dict[str, Any]:
+    """Validated optional keys (all of them, defaults filled in)."""
+    out = dict(OPTIONAL_DEFAULTS)
+    for key in ("use_tight_bbox", "apply_mask_to_crop"):
+        value = params.get(key)
+        if value is not None:
+            if not isinstance(value, bool | np.bool_):
+                raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            out[key] = bool(value)
+    radius = params.get("dilation_radius_px")
+    if radius is not None:
+        if isinstance(radius, bool) or not isinstance(radius, int | float | np.number):
+            raise ConfigError(f"dilation_radius_px: expected a number >= 0, got {radius!r}")
+        if not radius >= 0:
+            raise ConfigError(f"dilation_radius_px: expected a number >= 0, got {radius!r}")
+        out["dilation_radius_px"] = int(radius) if float(radius).is_integer() else float(radius)
+    overlap = params.get("max_detection_overlap")
+    if overlap is not None:
+        if isinstance(overlap, bool) or not isinstance(overlap, int | float | np.number):
+            raise ConfigError(f"max_detection_overlap: expected a number, got {overlap!r}")
+        if not 0 <= overlap <= 1:
+            raise ConfigError(f"max_detection_overlap: expected a value in [0, 1], got {overlap}")
+        out["max_detection_overlap"] = float(overlap)
+    mt = params.get("max_tracks")
+    if mt is not None and not (isinstance(mt, str) and mt.lower() in ("inf", ".inf")):
+        if isinstance(mt, bool) or not isinstance(mt, int | float | np.number):
+            raise ConfigError(f"max_tracks: expected an int >= 1 or null, got {mt!r}")
+        if not mt >= 1:
+            raise ConfigError(f"max_tracks: expected an int >= 1 or null, got {mt!r}")
+        out["max_tracks"] = None if math.isinf(mt) else int(mt)
+    return out
+
+
 def normalize_params(params: Mapping) -> dict[str, Any]:
     """The canonical extraction params recorded in ``meta.params`` (compared for staleness).
 
     Only keys that change the crops are kept; ``seed`` only matters for random (int) anchors
-    and is ``None`` otherwise, so changing the pipeline seed does not re-extract.
+    and is ``None`` otherwise, so changing the pipeline seed does not re-extract. Optional
+    keys (:data:`OPTIONAL_DEFAULTS`) appear only when set to a non-default value.
     """
     anchors = normalize_anchors(params.get("anchors", DEFAULT_PARAMS["anchors"]))
     seed = params.get("seed", 0)
+    optional = {k: v for k, v in _optional_params(params).items() if v != OPTIONAL_DEFAULTS[k]}
     return {
         "crop_size": _int_param(params, "crop_size", 1),
         "padding": _int_param(params, "padding", 0),
@@ -74,6 +134,7 @@ def normalize_params(params: Mapping) -> dict[str, Any]:
         "seed": int(seed) if isinstance(anchors, int) and seed is not None else None,
         "n_anchors": n_anchors_of(anchors),
         "extract_version": EXTRACT_VERSION,
+        **optional,
     }
 
 
@@ -83,11 +144,13 @@ def extraction_params(
     row: Mapping | None = None,
     key_path: str = "dataset",
 ) -> dict[str, Any]:
-    """Pick ``crop_size, padding, anchors, handle_missing, seed`` for one dataset.
+    """Pick ``crop_size, padding, anchors, handle_missing, seed`` (and the optional keys of
+    :data:`OPTIONAL_DEFAULTS` where set) for one dataset.
 
     Order of precedence: ``dataset_spec``, then ``defaults`` (e.g. the model config's
     ``dataset.train_dataset`` section plus ``seed``), then :data:`DEFAULT_PARAMS`. A list
-    ``crop_size`` (one per ``dir.path``, as in the reference) is resolved for ``row`` by the
+    ``crop_size`` or ``dilation_radius_px`` (one per ``dir.path``, as in the reference) is
+    resolved for ``row`` by the
     directory holding its video or labels; ``key_path`` names the spec in error messages.
     """
     spec = dict(dataset_spec or {})
@@ -98,11 +161,22 @@ def extraction_params(
             out[key] = spec[key]
         elif dflt.get(key) is not None:
             out[key] = dflt[key]
-        else:
+        elif key in DEFAULT_PARAMS:  # optional keys are only passed on when set
             out[key] = DEFAULT_PARAMS[key]
     out["seed"] = spec.get("seed", dflt.get("seed", 0))
-    if isinstance(out["crop_size"], list | tuple):
-        out["crop_size"] = _per_dir_value(out["crop_size"], spec, row, f"{key_path}.crop_size")
+    if spec.get("verbose", dflt.get("verbose")):
+        out["verbose"] = True  # logs the stats; not an extraction param (no re-extraction)
+    for key in ("crop_size", "dilation_radius_px"):
+        if isinstance(out.get(key), list | tuple):
+            out[key] = _per_dir_value(out[key], spec, row, f"{key_path}.{key}")
+    for key, default in OPTIONAL_DEFAULTS.items():  # defaults left out: stable params
+        if key in out and not isinstance(out[key], list | tuple):
+            try:
+                value = _optional_params({key: out[key]})[key]
+            except ConfigError as e:
+                raise ConfigError(f"{key_path}.{e}") from e
+            if value == default:
+                del out[key]
     return out
 
 
@@ -115,10 +189,10 @@ def _per_dir_value(values, spec: Mapping, row: Mapping | None, key: str) -> int:
     if len(dirs) != len(values):
         raise ConfigError(
             f"{key}: {len(values)} values given but dir.path lists {len(dirs)} directories "
-            "(give one crop size, or one per directory)"
+            "(give one value, or one per directory)"
         )
     if row is None:
-        raise ConfigError(f"{key}: a per-directory crop size needs the video's manifest row")
+        raise ConfigError(f"{key}: a per-directory value needs the video's manifest row")
     parents = {Path(str(row.get(k, ""))).resolve().parent for k in ("video_path", "labels_path")}
     parents |= {Path(str(row.get("video_path", ""))).resolve()}  # image-directory videos
     for d, v in zip(dirs, values, strict=True):
@@ -160,7 +234,8 @@ def extract_video(
 ) -> dict[str, Any]:
     """Write the crop shard of one manifest row to ``out_path``; return its stats.
 
-    Stats: ``n_frames_read, n_instances, n_dropped_nan, n_dropped_missing, seconds, fps``
+    Stats: ``n_frames_read, n_instances, n_dropped_nan, n_dropped_missing,
+    n_dropped_overlap, n_dropped_max_tracks, seconds, fps``
     (plus ``video_id``, ``skipped``). Also written to ``out_path.with_suffix('.stats.json')``.
     """
     from dreem.io.shards import ShardMeta, ShardWriter, file_signature, is_shard_current
@@ -206,7 +281,8 @@ def extract_video(
         crop_bytes = spec.n_anchors * meta.channels * side * side * np.dtype(meta.dtype).itemsize
         rows_per_group = int(np.clip(ROW_GROUP_BYTES // max(crop_bytes, 1), 16, 4096))
         rng = np.random.default_rng([int(norm["seed"] or 0) % 2**63, zlib.crc32(video_id.encode())])
-        n_frames_read = n_instances = n_dropped_missing = 0
+        n_frames_read = n_instances = 0
+        n_dropped = {"missing": 0, "overlap": 0, "max_tracks": 0}
         # three overlapping stages, one thread each: decode | crop | write (Parquet encoding);
         # closing() stops the stage threads before the source is closed, also on errors
         with (
@@ -221,7 +297,8 @@ def extract_video(
         ):
             for records, dropped in cropped:
                 n_frames_read += 1
-                n_dropped_missing += dropped
+                for key, value in dropped.items():
+                    n_dropped[key] += value
                 n_instances += len(records)
                 if records:
                     writer.add_frame(records)
@@ -234,12 +311,16 @@ def extract_video(
         "n_frames_read": n_frames_read,
         "n_instances": n_instances,
         "n_dropped_nan": n_dropped_nan,
-        "n_dropped_missing": n_dropped_missing,
+        "n_dropped_missing": n_dropped["missing"],
+        "n_dropped_overlap": n_dropped["overlap"],
+        "n_dropped_max_tracks": n_dropped["max_tracks"],
         "seconds": round(seconds, 4),
         "fps": round(n_frames_read / seconds, 2) if seconds > 0 else 0.0,
         "skipped": False,
     }
     write_text_atomic(stats_path(out_path), json.dumps(stats, indent=2) + "\n")
+    if params.get("verbose"):
+        log.info("extracted %s: %s", out_path, stats)
     return stats
 
 
@@ -295,13 +376,15 @@ def prefetch(it: Iterator, maxsize: int) -> Iterator:
         thread.join()
 
 
-def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, int]:
-    """The shard records of one source frame and the number of instances dropped."""
+def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, dict[str, int]]:
+    """The shard records of one source frame and the numbers of instances dropped (by cause:
+    ``missing``, ``overlap``, ``max_tracks``)."""
     from dreem.io.shards import InstanceRecord
 
     insts = frame.instances
+    dropped = {"missing": 0, "overlap": 0, "max_tracks": 0}
     if not insts:
-        return [], 0
+        return [], dropped
     image = np.asarray(frame.image)
     if image.ndim == 2:
         image = image[:, :, None]
@@ -316,10 +399,34 @@ def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, in
     cents = midpoints(points)
     anchors_xy = anchor_points(points, spec, norm["handle_missing"], rng, mid=cents)
     keep = keep_mask(anchors_xy, norm["handle_missing"])
-    boxes = square_boxes(anchors_xy, norm["crop_size"], norm["padding"])
-    crops = crop_windows(image, boxes[keep], side)
+    dropped["missing"] = int((~keep).sum())
+    windows = square_boxes(anchors_xy, norm["crop_size"], norm["padding"])
+    opt = {**OPTIONAL_DEFAULTS, **norm}
+    masks = [s.mask for s in insts]
+    boxes = windows
+    if opt["use_tight_bbox"]:
+        boxes = tight_boxes(points, masks, norm["padding"], windows)
+        boxes[~np.isfinite(windows).all(-1)] = np.nan  # a missing anchor stays missing
+    if opt["max_detection_overlap"] > 0 and keep.sum() > 1:
+        idx = np.flatnonzero(keep)
+        n_vis = np.isfinite(points[idx]).all(-1).sum(-1)
+        ok = overlap_suppression(boxes[idx], n_vis, opt["max_detection_overlap"])
+        keep[idx[~ok]] = False
+        dropped["overlap"] = int((~ok).sum())
+    if opt["max_tracks"] is not None and keep.sum() > opt["max_tracks"]:
+        scores = np.array([s.score for s in insts], np.float64)
+        predicted = np.array([s.is_predicted for s in insts], bool)
+        capped = cap_predicted(scores, predicted, keep, opt["max_tracks"])
+        dropped["max_tracks"] = int(keep.sum() - capped.sum())
+        keep = capped
+    kept = np.flatnonzero(keep)
+    crops = crop_windows(image, windows[kept], side)
+    if opt["apply_mask_to_crop"]:
+        mask_crops(crops, windows[kept], [masks[i] for i in kept])
+    if opt["dilation_radius_px"] > 0:
+        dilate_crops(crops, windows[kept], points[kept], opt["dilation_radius_px"])
     records = []
-    for j, i in enumerate(np.flatnonzero(keep)):
+    for j, i in enumerate(kept):
         s = insts[i]
         records.append(
             InstanceRecord(
@@ -335,7 +442,7 @@ def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, in
             )
         )
     records.sort(key=lambda r: r.instance_idx)
-    return records, int((~keep).sum())
+    return records, dropped
 
 
 def _existing_stats(out_path: Path) -> dict[str, Any]:

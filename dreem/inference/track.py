@@ -224,7 +224,15 @@ def run_tracking(
     assoc = model_associate(model, feats, boxes_norm, data.frame_idx, bf16=bf16)
     on_cpu = _model_device(model).type == "cpu"
     with torch_threads(1) if on_cpu else contextlib.nullcontext():
-        return tracker.track_video(assoc, data.frame_idx, boxes_norm, data.centroid, progress=bar)
+        return tracker.track_video(
+            assoc,
+            data.frame_idx,
+            boxes_norm,
+            data.centroid,
+            progress=bar,
+            poses=data.pose,
+            node_names=data.meta.node_names,
+        )
 
 
 def tracks_table(data: ShardData, result: TrackResult) -> pd.DataFrame:

@@ -18,9 +18,23 @@ Per processed frame (a frame with at least one detection), in order:
    with weight ``decay_time ** (age - 1)`` (age in processed frames; 1 = previous frame)
    when ``decay_time`` is set. *Deviation*: the reference sums (favouring long queues);
    the mean keeps scores in [0, 1], which the IoU re-weighting and the threshold assume.
-5. Post-processing: IoU re-weighting with each track's last box (``iou: mult | max``);
-   ``max_center_dist`` (pixels) gates pairs whose centroids are farther apart (gated pairs
-   are never matched while new ids are still allowed).
+5. Post-processing, in the reference's order (spec §6.4 steps 6–8):
+
+   * IoU re-weighting with each track's last box (``iou: mult | max``);
+   * ``max_center_dist`` (pixels, finite): with ``distance_penalty_multiplier > 0`` (default
+     1) a *soft* penalty ``max(d - max_center_dist, 0)`` on the centroid distance ``d`` to
+     the track's last detection, row-scaled (:mod:`dreem.inference.penalties`) and
+     multiplied by ``distance_penalty_multiplier`` (the reference's behaviour); with
+     ``distance_penalty_multiplier: 0`` a *hard gate* instead: farther pairs are never
+     matched while new ids are still allowed. (A gate plus the penalty would be pointless:
+     the penalty is zero for every pair the gate lets through.)
+   * ``max_angle_diff > 0`` (degrees): orientation penalty ``max(angle - max_angle_diff, 0)``
+     between the detection's body axis and the track's last axis (angle folded to
+     [0, 90°]), row-scaled and multiplied by ``angle_diff_penalty_multiplier``. Axes:
+     ``front_nodes`` − ``back_nodes`` (first visible node of each list), else the principal
+     axis of the visible keypoints; pairs without an axis get no penalty (the reference
+     skips the whole frame). Needs ``poses`` in :meth:`Tracker.track_video`; without them
+     (or with fewer than 2 nodes) the penalty is off and a warning is logged.
 6. Hungarian (``scipy.optimize.linear_sum_assignment``) maximising the score; a match is
    kept when the mean score exceeds ``overlap_thresh`` (``mult_thresh: true``; otherwise the
    plain sum must exceed it) or when ``max_tracks`` is reached.
@@ -28,6 +42,8 @@ Per processed frame (a frame with at least one detection), in order:
    copied from the input file) while fewer than ``max_tracks`` exist; otherwise they get
    the best unused existing id (second Hungarian), or stay -1 if every id is taken in that
    frame.
+
+``verbose: true`` logs each frame's assignments (INFO).
 
 Confidence: softmax over ``[scores, null] / temperature`` for the row; the probability of
 the chosen option (a new track chooses null). First detections of a video get 1.0. A frame
@@ -47,6 +63,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dreem.inference.penalties import (
+    angle_penalty,
+    distance_penalty,
+    instance_axes,
+    row_scaled_penalty,
+)
 from dreem.utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -67,17 +89,15 @@ DEFAULTS: dict = {
     "temperature": 0.1,
     "confidence_threshold": 0.0,
     "clip_length": 32,
+    "distance_penalty_multiplier": 1.0,
+    "max_angle_diff": 0.0,
+    "angle_diff_penalty_multiplier": 1.0,
+    "front_nodes": None,
+    "back_nodes": None,
+    "verbose": False,
 }
-# Reference keys accepted without effect (orientation penalties, crop saving, verbosity).
-IGNORED = {
-    "distance_penalty_multiplier",
-    "angle_diff_penalty_multiplier",
-    "max_angle_diff",
-    "front_nodes",
-    "back_nodes",
-    "enable_crop_saving",
-    "verbose",
-}
+# Reference keys accepted here; validation rejects non-default values (config.UNSUPPORTED).
+IGNORED = {"enable_crop_saving"}
 GATED = -1e6
 
 
@@ -134,8 +154,29 @@ def parse_tracker_cfg(cfg: dict | None) -> dict:
     out["persistent_tracking"] = bool(pt)
     out["use_vis_feats"] = bool(out["use_vis_feats"])
     out["mult_thresh"] = bool(out["mult_thresh"])
+    out["verbose"] = bool(out["verbose"])
     out["clip_length"] = int(out["clip_length"])
+    for key in ("distance_penalty_multiplier", "angle_diff_penalty_multiplier"):
+        out[key] = _non_negative(out[key], key)
+    mad = out["max_angle_diff"]
+    out["max_angle_diff"] = math.inf if mad is None else _non_negative(mad, "max_angle_diff")
+    for key in ("front_nodes", "back_nodes"):
+        nodes = out[key]
+        nodes = [nodes] if isinstance(nodes, str) else list(nodes or [])
+        if not all(isinstance(n, str) for n in nodes):
+            raise ConfigError(f"tracker.{key}: expected node names, got {out[key]!r}")
+        out[key] = nodes
     return out
+
+
+def _non_negative(value, key: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"tracker.{key}: expected a number >= 0, got {value!r}") from e
+    if not v >= 0:
+        raise ConfigError(f"tracker.{key}: must be >= 0, got {value!r}")
+    return v
 
 
 @dataclass
@@ -203,6 +244,7 @@ class Tracker:
         self.expired: dict[int, deque] = {}
         self.last_step: dict[int, int] = {}
         self.next_id = 0
+        self._axes: np.ndarray | None = None
 
     # ------------------------------------------------------------------ scoring
     def _score(
@@ -250,9 +292,31 @@ class Tracker:
                 scores = np.maximum(scores, ious)
         gate = np.zeros(scores.shape, bool)
         if math.isfinite(cfg["max_center_dist"]):
-            d = np.linalg.norm(centroids[rows][:, None] - centroids[last][None], axis=-1)
-            gate = ~(d <= cfg["max_center_dist"])
+            if cfg["distance_penalty_multiplier"] > 0:
+                pen = distance_penalty(centroids[rows], centroids[last], cfg["max_center_dist"])
+                scores = row_scaled_penalty(scores, pen, cfg["distance_penalty_multiplier"])
+            else:
+                d = np.linalg.norm(centroids[rows][:, None] - centroids[last][None], axis=-1)
+                gate = ~(d <= cfg["max_center_dist"])
+        if self._axes is not None:
+            pen = angle_penalty(self._axes[rows], self._axes[last], cfg["max_angle_diff"])
+            scores = row_scaled_penalty(scores, pen, cfg["angle_diff_penalty_multiplier"])
         return scores, null, gate, sums
+
+    def _orientation_axes(self, poses, node_names, n: int) -> np.ndarray | None:
+        """Body axes ``(N, 2)`` when the orientation penalty is on and possible, else None."""
+        cfg = self.cfg
+        if not (cfg["max_angle_diff"] > 0 and math.isfinite(cfg["max_angle_diff"])):
+            return None
+        if cfg["angle_diff_penalty_multiplier"] == 0:
+            return None
+        if poses is None or n == 0 or np.asarray(poses).reshape(n, -1, 2).shape[1] < 2:
+            log.warning(
+                "tracker.max_angle_diff is set but the instances have no poses with >= 2 "
+                "nodes; the orientation penalty is off"
+            )
+            return None
+        return instance_axes(poses, node_names, cfg["front_nodes"], cfg["back_nodes"])
 
     def _confidence(self, scores: np.ndarray, null: np.ndarray) -> np.ndarray:
         """Row-wise probabilities over ``[tracks..., null]`` (last column = null)."""
@@ -267,15 +331,20 @@ class Tracker:
         boxes: np.ndarray,
         centroids: np.ndarray,
         progress: Iterable | None = None,
+        poses: np.ndarray | None = None,
+        node_names: list[str] | None = None,
     ) -> TrackResult:
         """Track one video.
 
         ``frame_idx (N,)`` sorted, ``boxes (N, A, 4)`` (any consistent units; used for IoU),
         ``centroids (N, 2)`` pixels. ``associate(ref_rows, query_rows)`` returns logits.
         ``progress`` optionally wraps the per-frame loop (e.g. a tqdm factory).
+        ``poses (N, n_nodes, 2)`` and ``node_names`` feed the orientation penalty
+        (``max_angle_diff > 0``; ignored otherwise).
         """
         self.reset()
         cfg = self.cfg
+        self._axes = self._orientation_axes(poses, node_names, len(frame_idx))
         n = len(frame_idx)
         frame_idx = np.asarray(frame_idx)
         centroids = np.asarray(centroids, np.float64)
@@ -359,6 +428,14 @@ class Tracker:
                 q.append(int(r))
                 self.active[t] = q
                 self.last_step[t] = step
+            if cfg["verbose"]:
+                log.info(
+                    "frame %d: %d detections -> ids %s (%d candidate tracks)",
+                    int(frame_idx[rows[0]]),
+                    len(rows),
+                    [int(track_id[r]) for r in rows],
+                    len(tids),
+                )
             thr = cfg["confidence_threshold"]
             if thr > 0 and np.any(conf[rows] < thr):
                 uncertain.append(int(frame_idx[rows[0]]))

@@ -13,3 +13,8 @@ class ConfigError(DreemError, ValueError):
 
 class InputDataError(DreemError, ValueError):
     """Invalid or unreadable input data. Messages name the file."""
+
+
+class ConfigWarning(UserWarning):
+    """A config value that is accepted (an existing DREEM config must load unchanged) but has
+    no effect here; the message names the key path and says why."""
