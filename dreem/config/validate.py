@@ -7,8 +7,6 @@ DREEM config plus the cross-key checks, raising one ``ConfigError`` that lists a
 
 from __future__ import annotations
 
-import warnings
-
 import copy
 import difflib
 import functools
@@ -16,6 +14,7 @@ import math
 import numbers
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
