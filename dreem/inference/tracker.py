@@ -155,6 +155,8 @@ def parse_tracker_cfg(cfg: dict | None) -> dict:
     out["use_vis_feats"] = bool(out["use_vis_feats"])
     out["mult_thresh"] = bool(out["mult_thresh"])
     out["verbose"] = bool(out["verbose"])
+    if out["clip_length"] is None:  # null (the schema default) = the default length
+        out["clip_length"] = DEFAULTS["clip_length"]
     out["clip_length"] = int(out["clip_length"])
     for key in ("distance_penalty_multiplier", "angle_diff_penalty_multiplier"):
         out[key] = _non_negative(out[key], key)
