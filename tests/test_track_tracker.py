@@ -89,7 +89,7 @@ def test_decay_time_weights_recent_frames_more():
 
         q = deque([0, 1, 2, 3], maxlen=8)
         logits = np.array([[3.0, 3.0, 3.0, -3.0]])
-        s, *_ = tr._score(
+        *_, means = tr._score(  # weighted per-appearance mean (mult_thresh: true)
             lambda ref, query: logits,
             np.array([4]),
             [0],
@@ -100,11 +100,37 @@ def test_decay_time_weights_recent_frames_more():
             boxes,
             cen,
         )
-        return float(s[0, 0])
+        return float(means[0, 0])
 
     plain, decayed = scores(None), scores(0.5)
     assert decayed < plain  # the dissimilar most recent appearance now dominates
     assert scores(0.9) > decayed
+
+
+def test_stale_short_track_cannot_outscore_established_one():
+    """Two look-alike tracks: 8 recent appearances vs 3 old ones with equal per-frame
+    probabilities. The established track must score higher (a per-appearance mean tied)."""
+    from collections import deque
+
+    frame_idx = np.arange(12)
+    boxes = np.zeros((12, 1, 4))
+    cen = np.zeros((12, 2))
+    tr = Tracker({"window_size": 8, "iou": None})
+    queues = {0: deque(range(3, 11), maxlen=8), 1: deque([0, 1, 2], maxlen=8)}
+    logits = np.zeros((1, 11))  # every reference looks the same as the query
+    scores, *_ = tr._score(
+        lambda ref, query: logits,
+        np.array([11]),
+        [0, 1],
+        queues,
+        11,
+        frame_idx,
+        frame_idx,
+        boxes,
+        cen,
+    )
+    assert scores[0, 0] > scores[0, 1]
+    assert 0.0 <= scores.min() and scores.max() <= 1.0
 
 
 def test_windowed_softmax_has_null_column():

@@ -14,10 +14,13 @@ Per processed frame (a frame with at least one detection), in order:
    (a per-track queue, not the last ``window_size`` frames).
 3. Logits from the model; per reference frame, softmax over that frame's instances plus a
    null column (an implicit "none of these").
-4. Track score: weighted mean over each track's queued instances of those probabilities,
+4. Track score: weighted sum over each track's queued instances of those probabilities,
    with weight ``decay_time ** (age - 1)`` (age in processed frames; 1 = previous frame)
-   when ``decay_time`` is set. *Deviation*: the reference sums (favouring long queues);
-   the mean keeps scores in [0, 1], which the IoU re-weighting and the threshold assume.
+   when ``decay_time`` is set, divided by the weight of a full window (``window_size``
+   appearances) so scores stay in [0, 1] for the IoU re-weighting and the confidence. The
+   reference's plain sum ranks the same; a per-appearance *mean* (tried first) let a
+   3-frame spurious track tie with an established one and caused 32 switches on
+   two_flies_noisy_detections (0 with this score; bench/results/real_flies.md).
 5. Post-processing, in the reference's order (spec §6.4 steps 6–8):
 
    * IoU re-weighting with each track's last box (``iou: mult | max``);
@@ -261,7 +264,7 @@ class Tracker:
         boxes: np.ndarray,
         centroids: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Scores ``(n_q, n_t)``, null scores ``(n_q,)``, gate mask, plain sums."""
+        """Scores ``(n_q, n_t)``, null scores ``(n_q,)``, gate mask, threshold values."""
         cfg = self.cfg
         ref = np.concatenate([np.fromiter(queues[t], np.int64) for t in tids])
         owner = np.concatenate([np.full(len(queues[t]), j) for j, t in enumerate(tids)])
@@ -278,8 +281,14 @@ class Tracker:
         onehot = np.zeros((len(ref), len(tids)))
         onehot[np.arange(len(ref)), owner] = 1.0
         sums = (probs * w) @ onehot
-        wsum = w @ onehot
-        scores = sums / wsum
+        means = sums / (w @ onehot)  # per-appearance mean: what mult_thresh compares
+        # Ranking score: the evidence summed over each track's queued appearances (as the
+        # reference does), scaled by a full window's weight so it stays in [0, 1]. A short
+        # or stale track cannot outscore an established one on a few look-alike frames.
+        full = np.ones(cfg["window_size"])
+        if cfg["decay_time"] is not None:
+            full = cfg["decay_time"] ** np.arange(cfg["window_size"], dtype=float)
+        scores = sums / full.sum()
         # null: weighted mean over reference frames of the null probability
         t_ref = frame_idx[ref]
         first = np.r_[True, np.diff(t_ref) != 0]
@@ -303,7 +312,7 @@ class Tracker:
         if self._axes is not None:
             pen = angle_penalty(self._axes[rows], self._axes[last], cfg["max_angle_diff"])
             scores = row_scaled_penalty(scores, pen, cfg["angle_diff_penalty_multiplier"])
-        return scores, null, gate, sums
+        return scores, null, gate, means if cfg["mult_thresh"] else sums
 
     def _orientation_axes(self, poses, node_names, n: int) -> np.ndarray | None:
         """Body axes ``(N, 2)`` when the orientation penalty is on and possible, else None."""
@@ -380,14 +389,14 @@ class Tracker:
             assigned: dict[int, int] = {}  # row position -> track id
             used: set[int] = set()
             if tids:
-                scores, null, gate, sums = self._score(
+                scores, null, gate, thresh_vals = self._score(
                     associate, rows, tids, queues, step, inst_step, frame_idx, boxes, centroids
                 )
                 probs = self._confidence(np.where(gate & (not full), GATED, scores), null)
                 cost = -np.where(gate, scores - 1e3, scores)
                 r_ind, c_ind = _lsa(cost)
                 for i, j in zip(r_ind, c_ind, strict=True):
-                    val = scores[i, j] if cfg["mult_thresh"] else sums[i, j]
+                    val = thresh_vals[i, j]
                     if full or (not gate[i, j] and val > cfg["overlap_thresh"]):
                         assigned[i] = tids[j]
                         used.add(tids[j])
