@@ -121,7 +121,7 @@ def _tracker_cfg(model: str, config: Path | None, overrides: Any) -> dict | None
         if model.startswith("baseline"):
             cfg = load_dreem_config({}, _override_list(overrides))
         else:
-            from dreem.training.module import load_model_from_checkpoint
+            from dreem.models.checkpoint import load_model_from_checkpoint
 
             _, ckpt_cfg = load_model_from_checkpoint(model)
             cfg = load_dreem_config(ckpt_cfg, _override_list(overrides))

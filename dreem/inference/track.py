@@ -194,7 +194,7 @@ def run_tracking(
     from dreem.inference.tracker import Tracker
 
     if isinstance(model_spec, (str, Path)):
-        from dreem.training.module import load_model_from_checkpoint
+        from dreem.models.checkpoint import load_model_from_checkpoint
 
         model, model_cfg = load_model_from_checkpoint(model_spec)
     else:  # an already loaded (model, cfg) pair

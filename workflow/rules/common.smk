@@ -54,7 +54,7 @@ RULE_SOURCES = {
     "discover": ["io", "utils"],
     "extract": ["data", "io", "utils"],
     "train": ["training", "models", "data", "config", "io", "utils"],
-    "track": ["inference", "training", "models", "data", "io", "utils"],
+    "track": ["inference", "models", "data", "io", "utils"],
     "evaluate": ["evaluation", "io", "utils"],
     "render": ["evaluation", "io", "utils"],
     "aggregate": ["evaluation", "utils"],
