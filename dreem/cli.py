@@ -151,11 +151,22 @@ def evaluate(
     ],
     config: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
     overrides: SetOpt = None,
+    gt: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Ground-truth directory (same video stems): detection-level eval."),
+    ] = None,
+    match: Annotated[str, typer.Option(help="centroid|iou (with --gt)")] = "centroid",
+    threshold: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Match threshold: pixels (centroid, default 10) or IoU (0.5)."),
+    ] = None,
 ) -> None:
     """Track and evaluate one or more models on a directory; write a summary table+figure."""
     from dreem.stages import eval_directory
 
-    summary = eval_directory(model, data, out_dir, config, overrides or [])
+    summary = eval_directory(
+        model, data, out_dir, config, overrides or [], gt=gt, match=match, threshold=threshold
+    )
     typer.echo(summary.to_string(index=False))
 
 

@@ -173,18 +173,39 @@ def eval_directory(
     out_dir: Path,
     config: Path | None = None,
     overrides: Any = None,
+    gt: Path | None = None,
+    match: str = "centroid",
+    threshold: float | None = None,
 ):
-    """Track ``data`` with each model, evaluate, and aggregate into ``out_dir/summary``."""
+    """Track ``data`` with each model, evaluate, and aggregate into ``out_dir/summary``.
+
+    With ``gt`` (a directory with ground-truth labels for the same videos, matched by file
+    stem) the evaluation is detection-level; otherwise identity-only on ``data``'s labels.
+    """
     import pandas as pd
 
     from dreem.evaluation.aggregate import aggregate
     from dreem.evaluation.evaluate import evaluate_tracks_file, write_metrics
 
     out_dir = Path(out_dir)
+    gt_shards: dict[str, Path] = {}
+    if gt is not None:
+        for shards in _shards_for(Path(gt), out_dir / "ground_truth", config).values():
+            gt_shards.update({s.stem: s for s in shards})
     metric_csvs = []
     for model in models:
         for table_path in track_data(model, data, out_dir, config, overrides):
-            summary, events = evaluate_tracks_file(table_path)
+            gt_shard = None
+            if gt is not None:
+                gt_shard = gt_shards.get(table_path.stem)
+                if gt_shard is None:
+                    raise InputDataError(
+                        f"{gt}: no ground truth for video {table_path.stem!r} "
+                        f"(have: {', '.join(sorted(gt_shards)) or 'none'})"
+                    )
+            summary, events = evaluate_tracks_file(
+                table_path, gt_shard=gt_shard, match=match, threshold=threshold
+            )
             dataset = table_path.parent.name
             out_csv = out_dir / "metrics" / _model_name(model) / dataset / f"{table_path.stem}.csv"
             write_metrics(summary, events, out_csv, _model_name(model), dataset, table_path.stem)

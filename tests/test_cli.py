@@ -243,3 +243,24 @@ def test_bad_inputs_exit_2_naming_the_path(tmp_path: Path):
     proc = run("track", tmp_path / "missing.ckpt", missing, "-o", tmp_path / "o")
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_eval_with_ground_truth_dir_is_detection_level(animals: Path, tmp_path: Path):
+    import shutil
+
+    import pandas as pd
+    import sleap_io as sio
+
+    pred = tmp_path / "pred"
+    shutil.copytree(animals, pred)
+    labels = sio.load_slp(str(pred / "clip_a.slp"))
+    lf = labels.labeled_frames[0]
+    lf.instances = lf.instances[1:]  # a detector missed one animal in the first frame
+    labels.save(str(pred / "clip_a.slp"))
+    out = tmp_path / "eval"
+    _ok(run("eval", pred, "-m", "baseline", "--gt", animals, "--threshold", "2", "-o", out))
+    df = pd.read_csv(out / "summary" / "metrics.csv")
+    rec = df[df.metric == "recall"].set_index("video_id")["value"]
+    prec = df[df.metric == "precision"].set_index("video_id")["value"]
+    assert rec["clip_a"] < 1.0 and rec["clip_b"] == 1.0
+    assert prec["clip_a"] == 1.0

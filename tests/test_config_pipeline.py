@@ -73,6 +73,22 @@ def test_bad_dataset_reference(pipeline):
     assert errs == ["evaluate.datasets[2]: unknown dataset 'flies_tst'; did you mean 'flies_test'?"]
 
 
+def test_ground_truth_references(pipeline):
+    pipeline["evaluate"]["ground_truth"] = {"flies_test": "flies_trian"}
+    pipeline["evaluate"]["match"] = "iuo"
+    errs = _errors(pipeline)
+    assert (
+        "evaluate.ground_truth.flies_test: unknown dataset 'flies_trian'; "
+        "did you mean 'flies_train'?"
+    ) in errs
+    assert any(e.startswith("evaluate.match: 'iuo'") for e in errs)
+    pipeline["evaluate"]["ground_truth"] = {"flies_test": "flies_train"}
+    pipeline["evaluate"]["match"] = "iou"
+    assert load_pipeline_config(pipeline)["evaluate"]["ground_truth"] == {
+        "flies_test": "flies_train"
+    }
+
+
 def test_bad_model_and_training_references(pipeline):
     pipeline["models"]["gtr"]["train"] = ["flies_trian"]
     pipeline["evaluate"]["models"] = ["gtr", "basline"]

@@ -41,3 +41,86 @@ def test_animal_tracks_have_no_ctc_rows(tmp_path: Path) -> None:
     summary, _ = evaluate_tracks_file(Path(f"{prefix}.parquet"))
     assert not any(str(m).startswith("ctc_") for m in summary.metric)
     assert pd.notna(summary.value).all()
+
+
+def _gt_shard(path: Path) -> Path:
+    """A ground-truth shard: 3 frames, ids 0 and 1 at fixed, well-separated centroids."""
+    import numpy as np
+
+    from dreem.io.shards import InstanceRecord, ShardMeta, ShardWriter
+
+    meta = ShardMeta(
+        video_id="v",
+        source_format="slp",
+        labels_path="gt.slp",
+        video_path="v.mp4",
+        params={"n_anchors": 1},
+        sources={},
+        frame_height=100,
+        frame_width=100,
+        n_frames=3,
+        channels=1,
+        dtype="uint8",
+        crop_hw=(4, 4),
+        anchor_names=["c"],
+    )
+    with ShardWriter(path, meta) as w:
+        for f in range(3):
+            recs = []
+            for i, (x, y) in enumerate([(20.0, 20.0), (70.0, 70.0)]):
+                box = np.array([[y - 2, x - 2, y + 2, x + 2]], np.float32)
+                recs.append(
+                    InstanceRecord(
+                        f,
+                        i,
+                        i,
+                        None,
+                        1.0,
+                        (x, y),
+                        box,
+                        np.zeros((0, 2)),
+                        np.zeros((1, 1, 4, 4), np.uint8),
+                    )
+                )
+            w.add_frame(recs)
+    return path
+
+
+def test_detection_level_file_evaluation(tmp_path: Path) -> None:
+    gt = _gt_shard(tmp_path / "gt.parquet")
+    rows = []
+    for f in range(3):
+        for i, (x, y) in enumerate([(21.0, 20.0), (69.0, 71.0)]):
+            if f == 1 and i == 1:
+                continue  # a dropped detection -> one miss
+            rows.append(
+                {
+                    "frame_idx": f,
+                    "instance_idx": i,
+                    "track_id": i,
+                    "gt_track_id": -1,
+                    "centroid_x": x,
+                    "centroid_y": y,
+                }
+            )
+    rows.append(
+        {
+            "frame_idx": 2,
+            "instance_idx": 2,
+            "track_id": 5,
+            "gt_track_id": -1,
+            "centroid_x": 45.0,
+            "centroid_y": 45.0,
+        }
+    )  # spurious -> one false positive
+    tracks = tmp_path / "pred.parquet"
+    pd.DataFrame(rows).to_parquet(tracks)
+    summary, _ = evaluate_tracks_file(
+        tracks,
+        ["num_misses", "num_false_positives", "num_switches"],
+        gt_shard=gt,
+        match="centroid",
+        threshold=5.0,
+    )
+    v = dict(zip(summary.metric, summary.value, strict=True))
+    assert (v["num_misses"], v["num_false_positives"], v["num_switches"]) == (1, 1, 0)

@@ -422,6 +422,25 @@ def test_rerun_crop_edit(tiny: Path) -> None:
 
 
 @pytest.mark.slow
+def test_detection_level_ground_truth_reruns_only_evaluate(tiny: Path) -> None:
+    cfg = tiny_config(tiny)
+    cfg["evaluate"]["ground_truth"] = {"a_test": "a_test"}  # its own labels as ground truth
+    cfg["evaluate"]["threshold"] = 3.0
+    path = write_config(tiny, "ground truth", cfg)
+    assert planned(tiny, path) == {"evaluate": 2, "aggregate": 1, "all": 1}
+    csv = out(tiny, "metrics", "gtr", "a_test", "test_00.csv")
+    identity = pd.read_csv(csv).set_index("metric").value
+    run_smk(tiny, path)
+    detection = pd.read_csv(csv).set_index("metric").value
+    # the same detections as ground truth: detection-level matching finds every pair, so
+    # the scores equal the identity-only ones
+    pd.testing.assert_series_equal(detection.sort_index(), identity.sort_index())
+    log = out(tiny, "logs", "evaluate", "gtr", "a_test", "test_00.log").read_text()
+    assert "detection-level evaluation against" in log
+    run_smk(tiny, tiny / "config.yaml")  # back to identity-only for the other tests
+
+
+@pytest.mark.slow
 def test_rerun_metrics_edit(tiny: Path) -> None:
     cfg = tiny_config(tiny)
     cfg["evaluate"]["metrics"] = ["mota", "idf1"]

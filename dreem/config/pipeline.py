@@ -85,6 +85,23 @@ EVALUATE = Section(
         "render": Key(
             ("bool",), False, "render one video per evaluated dataset (first trained model)"
         ),
+        "ground_truth": Key(
+            ("dict", "null"),
+            None,
+            "detection-level evaluation: evaluated dataset -> dataset holding its ground "
+            "truth (same video ids); null = identity-only on the dataset's own labels",
+        ),
+        "match": Key(
+            ("str",),
+            "centroid",
+            "detection matching for ground_truth datasets: centroid distance or box iou",
+            choices=("centroid", "iou"),
+        ),
+        "threshold": Key(
+            ("int", "float", "null"),
+            None,
+            "match threshold: pixels for centroid (default 10), IoU for iou (default 0.5)",
+        ),
     },
     doc="what to evaluate",
 )
@@ -203,6 +220,10 @@ def load_pipeline_config(source: str | Path | Mapping) -> dict:
     _check_refs("evaluate.models", ev["models"], models, errors, "model")
     if ev["metrics"] is not None:
         ev["metrics"] = normalise_metrics(ev["metrics"], "evaluate.metrics", errors)
+    for pred, gt in (ev.get("ground_truth") or {}).items():
+        for key, name in (("evaluate.ground_truth", pred), (f"evaluate.ground_truth.{pred}", gt)):
+            if name not in datasets:
+                errors.append(f"{key}: unknown dataset {name!r}{suggest(str(name), datasets)}")
     raise_errors(errors, label)
     return cfg
 

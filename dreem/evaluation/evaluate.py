@@ -61,18 +61,57 @@ def evaluate_ctc(res_dir: Path, gt_tra_dir: Path) -> pd.DataFrame:
 
 
 def evaluate_tracks_file(
-    tracks_path: Path, metrics: list[str] | None = None
+    tracks_path: Path,
+    metrics: list[str] | None = None,
+    gt_shard: Path | None = None,
+    match: str = "centroid",
+    threshold: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evaluate a tracks table written by ``track_shard``; for cell data (a CTC ``_RES``
-    folder beside it, made from a ``TRA`` ground-truth folder) add CTC DET/TRA/LNK rows."""
+    """Evaluate a tracks table written by ``track_shard``.
+
+    Without ``gt_shard``: identity-only on the table's own ground-truth ids. With it
+    (a crop shard of the same video holding ground-truth labels): detection-level, the
+    predictions matched per frame to that ground truth by ``match``/``threshold``. For cell
+    data (a CTC ``_RES`` folder beside the table) CTC DET/TRA/LNK rows are added.
+    """
     tracks_path = Path(tracks_path)
     tracks = pd.read_parquet(tracks_path)
-    summary, events = evaluate_tracks(tracks, metrics=metrics)
+    if gt_shard is None:
+        summary, events = evaluate_tracks(tracks, metrics=metrics)
+    else:
+        gt = ground_truth_table(gt_shard)
+        summary, events = evaluate_tracks(
+            tracks, metrics, mode="detection", gt=gt, match=match, threshold=threshold
+        )
     res_dir = tracks_path.with_name(f"{tracks_path.stem}_RES")
     gt_dir = _ctc_gt_dir(res_dir)
     if gt_dir is not None:
         summary = pd.concat([summary, evaluate_ctc(res_dir, gt_dir)], ignore_index=True)
     return summary, events
+
+
+def ground_truth_table(shard_path: Path) -> pd.DataFrame:
+    """``frame_idx, gt_track_id, centroid_x/_y, bbox_*`` of a ground-truth crop shard
+    (bbox = the first anchor's box)."""
+    from dreem.io.shards import read_shard
+    from dreem.utils.errors import InputDataError
+
+    data = read_shard(shard_path, with_crops=False)
+    if len(data) and (data.gt_track_id < 0).all():
+        raise InputDataError(f"{shard_path}: ground-truth labels have no tracks")
+    box = data.bbox[:, 0, :] if len(data) else data.bbox.reshape(0, 4)
+    return pd.DataFrame(
+        {
+            "frame_idx": data.frame_idx,
+            "gt_track_id": data.gt_track_id,
+            "centroid_x": data.centroid[:, 0],
+            "centroid_y": data.centroid[:, 1],
+            "bbox_y1": box[:, 0],
+            "bbox_x1": box[:, 1],
+            "bbox_y2": box[:, 2],
+            "bbox_x2": box[:, 3],
+        }
+    )
 
 
 def _ctc_gt_dir(res_dir: Path) -> Path | None:

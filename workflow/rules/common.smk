@@ -299,6 +299,28 @@ def shard_path(dataset: str, video_id: str) -> str:
     return f"{OUT}/datasets/{dataset}/crops/{video_id}.parquet"
 
 
+GROUND_TRUTH = EVALUATE.get("ground_truth") or {}
+
+
+def gt_shard(dataset: str, video_id: str) -> list[str]:
+    """The ground-truth shard of the same video for detection-level evaluation, if any."""
+    gt = GROUND_TRUTH.get(dataset)
+    if gt is None:
+        return []
+    if video_id not in video_ids(gt):
+        raise WorkflowError(
+            f"evaluate.ground_truth.{dataset}: dataset {gt!r} has no video {video_id!r}"
+        )
+    return [shard_path(gt, video_id)]
+
+
+def detection_params(dataset: str) -> dict | None:
+    """Matching settings for a detection-level evaluated dataset (None: identity-only)."""
+    if dataset not in GROUND_TRUTH:
+        return None
+    return {"match": EVALUATE.get("match", "centroid"), "threshold": EVALUATE.get("threshold")}
+
+
 def shards(datasets) -> list[str]:
     return [shard_path(d, v) for d in datasets for v in video_ids(d)]
 

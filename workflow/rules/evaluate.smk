@@ -4,6 +4,7 @@
 rule evaluate:
     input:
         tracks=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
+        gt=lambda wc: gt_shard(wc.dataset, wc.video_id),
     output:
         metrics=f"{OUT}/metrics/{{model}}/{{dataset}}/{{video_id}}.csv",
     params:
@@ -11,6 +12,7 @@ rule evaluate:
         dataset=lambda wc: wc.dataset,
         video_id=lambda wc: wc.video_id,
         metrics={"metrics": EVAL_METRICS},
+        detection=lambda wc: detection_params(wc.dataset),
         code=code_param("evaluate"),
     log:
         log_path("evaluate", "{model}", "{dataset}", "{video_id}"),
