@@ -403,6 +403,21 @@ def _is_ctc_dir(folder: Path) -> bool:
     )
 
 
+def _dir_or_files(
+    value: Any, base: Path | None, key: str, extra_key: str, extra: dict, errors: list[str]
+) -> Path | None:
+    """A folder given as one path, or a file list (kept in ``extra[extra_key]``; its folder
+    is returned). An empty list is an error (None)."""
+    if isinstance(value, (str, Path)):
+        return _resolve(value, base)
+    files = [_resolve(f, base) for f in value]
+    if not files:
+        errors.append(f"{key} is an empty list")
+        return None
+    extra[extra_key] = [str(f) for f in files]
+    return files[0].parent
+
+
 def _pair_ctc_explicit(spec: Mapping, base: Path | None, errors: list[str]) -> list[Pair]:
     raws = _as_list(spec.get("raw_images"))
     gts = _as_list(spec.get("gt_images"))
@@ -417,26 +432,12 @@ def _pair_ctc_explicit(spec: Mapping, base: Path | None, errors: list[str]) -> l
     pairs = []
     for i, (raw, gt) in enumerate(zip(raws, gts, strict=True)):
         extra: dict[str, Any] = {}
-        if isinstance(raw, (str, Path)):
-            raw_path = _resolve(raw, base)
-        else:
-            files = [_resolve(f, base) for f in raw]
-            if not files:
-                errors.append(f"raw_images[{i}] is an empty list")
-                continue
-            extra["raw_files"] = [str(f) for f in files]
-            raw_path = files[0].parent
-        if isinstance(gt, (str, Path)):
-            gt_path = _resolve(gt, base)
-            if gt_path.is_dir() and (gt_path / "TRA").is_dir():
-                gt_path = gt_path / "TRA"
-        else:
-            files = [_resolve(f, base) for f in gt]
-            if not files:
-                errors.append(f"gt_images[{i}] is an empty list")
-                continue
-            extra["gt_files"] = [str(f) for f in files]
-            gt_path = files[0].parent
+        raw_path = _dir_or_files(raw, base, f"raw_images[{i}]", "raw_files", extra, errors)
+        gt_path = _dir_or_files(gt, base, f"gt_images[{i}]", "gt_files", extra, errors)
+        if raw_path is None or gt_path is None:
+            continue
+        if isinstance(gt, (str, Path)) and gt_path.is_dir() and (gt_path / "TRA").is_dir():
+            gt_path = gt_path / "TRA"
         for p in (
             [raw_path, gt_path]
             + [Path(f) for f in extra.get("raw_files", [])]
