@@ -96,7 +96,9 @@ def train_from_config(
     config: Path, out_dir: Path, overrides: Sequence[str] | Mapping | None = None
 ) -> dict[str, Any]:
     """Train from a DREEM config's ``dataset.train_dataset``/``val_dataset`` sections."""
+    from dreem import __version__
     from dreem.config import load_dreem_config
+    from dreem.training.resume import prepare_resume, run_fingerprint
     from dreem.training.train import train_model
 
     cfg = load_dreem_config(config, _override_list(overrides))
@@ -108,6 +110,9 @@ def train_from_config(
     train_shards = prepare_dataset("train", train_spec, out_dir, train_spec)
     val_spec = sections.get("val_dataset")
     val_shards = prepare_dataset("val", val_spec, out_dir, train_spec) if val_spec else []
+    # a rerun after a kill resumes from checkpoints/last.ckpt; after an edit it starts over
+    record = {"cfg": cfg, "version": __version__}
+    prepare_resume(out_dir, run_fingerprint(record, [*train_shards, *val_shards]))
     return train_model(cfg, train_shards, val_shards, out_dir, seed=cfg.get("seed"))
 
 

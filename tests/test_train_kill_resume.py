@@ -125,7 +125,8 @@ def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
     assert killed_epoch < MAX_EPOCHS - 1 and steps_per_epoch == N_FRAMES // CLIP_LENGTH
     for name in ("best.ckpt", "last.ckpt", "metrics.csv"):
         assert not (out / name).exists(), f"{name} exists after a kill"
-    assert {p.name for p in out.iterdir()} == {"checkpoints", "config.yaml", "datasets", "logs"}
+    left = {"checkpoints", "config.yaml", "datasets", "logs", "resume-fingerprint.txt"}
+    assert {p.name for p in out.iterdir()} == left
 
     with log2.open("w") as log:
         rerun = subprocess.run(

@@ -1,0 +1,48 @@
+"""Resume state guarded by a fingerprint: resume after a kill, start over after an edit.
+
+A training run keeps ``checkpoints/last.ckpt`` in its output folder so a killed run can
+continue. That state is only valid for the same inputs: :func:`prepare_resume` compares a
+fingerprint of everything that defines the run (config, datasets, seed, code version, input
+files' sizes and mtimes) with the one stored beside the checkpoints, and discards the
+checkpoints when they differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dreem.utils.atomic import write_text_atomic
+
+STAMP = "resume-fingerprint.txt"
+
+
+def run_fingerprint(record: Mapping[str, Any], inputs: Sequence[str | Path] = ()) -> str:
+    """SHA-256 of ``record`` plus each input file's path, size and mtime."""
+    files = [[str(p), Path(p).stat().st_size, Path(p).stat().st_mtime_ns] for p in inputs]
+    blob = json.dumps({"record": record, "inputs": files}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def prepare_resume(out_dir: str | Path, fingerprint: str) -> bool:
+    """Keep ``out_dir/checkpoints`` only if it was written by a run with ``fingerprint``.
+
+    Returns True when the run will resume. Stores ``fingerprint`` for the next call.
+    """
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    stamp = out_dir / STAMP
+    resume = (
+        ckpt_dir.is_dir()
+        and stamp.is_file()
+        and stamp.read_text().strip() == fingerprint
+        and (ckpt_dir / "last.ckpt").is_file()
+    )
+    if ckpt_dir.exists() and not resume:
+        shutil.rmtree(ckpt_dir)
+    write_text_atomic(stamp, fingerprint + "\n")
+    return resume
