@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dreem.synth.cell_motion import Cell, CellParams, simulate_cells
+from dreem.synth.render import ellipse_window
 
 _DTYPE_MAX = {"uint16": 1400.0, "uint8": 250.0}  # brightest cell + background, per dtype
 
@@ -123,25 +124,20 @@ def _draw_cell(
     frame: np.ndarray, mask: np.ndarray, cell: Cell, cx: float, cy: float, top: float
 ) -> None:
     """Add one cell to ``frame`` (H, W) float and write its label into ``mask`` (H, W)."""
-    height, width = frame.shape
     a, b = 1.15 * cell.radius, 0.87 * cell.radius
-    x0, x1 = max(int(cx - a) - 1, 0), min(int(cx + a) + 2, width)
-    y0, y1 = max(int(cy - a) - 1, 0), min(int(cy + a) + 2, height)
-    if x0 >= x1 or y0 >= y1:
+    window = ellipse_window(frame.shape, cx, cy, a, b, cell.angle, pad=(1, 2))
+    if window is None:
         return
-    gx = np.arange(x0, x1, dtype=np.float32) - cx
-    gy = np.arange(y0, y1, dtype=np.float32)[:, None] - cy
-    c, s = np.cos(cell.angle), np.sin(cell.angle)
-    u, v = (gx * c + gy * s) / a, (-gx * s + gy * c) / b
+    ys, xs, u, v = window
     r = np.sqrt(u**2 + v**2)
     inside = r <= 1.0
     freq = 2.0 + 4.0 * cell.texture
     grain = 1.0 + 0.25 * np.sin(freq * u * np.pi) * np.cos(freq * v * np.pi)
     value = 0.85 * top * cell.intensity * (0.7 + 0.3 * np.cos(0.5 * np.pi * r)) * grain
     alpha = np.clip(0.5 + (1.0 - r) * b, 0.0, 1.0)
-    patch = frame[y0:y1, x0:x1]
+    patch = frame[ys, xs]
     patch += alpha * (value - patch)
-    mask[y0:y1, x0:x1][inside] = cell.label
+    mask[ys, xs][inside] = cell.label
 
 
 def check_masks(masks: np.ndarray, cells: list[Cell]) -> None:

@@ -90,6 +90,31 @@ def pose_points(
     return np.stack(pts, axis=1)
 
 
+def ellipse_window(
+    shape: tuple[int, int],
+    cx: float,
+    cy: float,
+    a: float,
+    b: float,
+    angle: float,
+    pad: tuple[int, int] = (2, 3),
+) -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
+    """Pixel window around an ellipse (semi-axes ``a`` along ``angle``, ``b`` across),
+    clipped to the image, and each pixel's body coordinates ``(u, v)`` scaled so the
+    ellipse is ``u² + v² <= 1``. None when the window falls outside the image."""
+    height, width = shape
+    x0, x1 = max(int(cx - a) - pad[0], 0), min(int(cx + a) + pad[1], width)
+    y0, y1 = max(int(cy - a) - pad[0], 0), min(int(cy + a) + pad[1], height)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    gx = np.arange(x0, x1, dtype=np.float32) - cx
+    gy = np.arange(y0, y1, dtype=np.float32)[:, None] - cy
+    c, s = np.cos(angle), np.sin(angle)
+    u = gx * c + gy * s
+    v = -gx * s + gy * c
+    return slice(y0, y1), slice(x0, x1), u / a, v / b
+
+
 def draw_frame(
     canvas: np.ndarray,
     xy: np.ndarray,
@@ -98,24 +123,16 @@ def draw_frame(
     body_length: float,
 ) -> None:
     """Draw all animals onto ``canvas`` (H, W) float32 in place, in index (z) order."""
-    height, width = canvas.shape
     for k, app in enumerate(appearances):
         a = 0.5 * body_length * app.scale
         b = WIDTH_RATIO * a
-        cx, cy = xy[k]
-        x0, x1 = max(int(cx - a) - 2, 0), min(int(cx + a) + 3, width)
-        y0, y1 = max(int(cy - a) - 2, 0), min(int(cy + a) + 3, height)
-        if x0 >= x1 or y0 >= y1:
+        window = ellipse_window(canvas.shape, xy[k][0], xy[k][1], a, b, heading[k])
+        if window is None:
             continue
-        gx = np.arange(x0, x1, dtype=np.float32) - cx
-        gy = np.arange(y0, y1, dtype=np.float32)[:, None] - cy
-        c, s = np.cos(heading[k]), np.sin(heading[k])
-        u = gx * c + gy * s
-        v = -gx * s + gy * c
-        un, vn = u / a, v / b
+        ys, xs, un, vn = window
         r = np.sqrt(un**2 + vn**2)
         alpha = np.clip(0.5 + (1.0 - r) * b, 0.0, 1.0)  # ~1 px soft edge
-        patch = canvas[y0:y1, x0:x1]
+        patch = canvas[ys, xs]
         patch += alpha * (texture(app, un, vn) - patch)
 
 
