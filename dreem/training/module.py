@@ -76,18 +76,17 @@ class GTRLightning(L.LightningModule):
     def _loss(self, logits, clip) -> torch.Tensor:
         return self.loss(logits, clip.gt_ids, clip.frame_idx)
 
+    def _log_loss(self, name: str, loss, clip) -> None:
+        """Per-epoch mean, weighted by the clip's number of instances."""
+        self.log(
+            name, loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(clip.gt_ids)
+        )
+
     def training_step(self, clip, batch_idx):
         if clip is None or len(clip.gt_ids) == 0:
             return None
         loss = self._loss(self.model(clip), clip)
-        self.log(
-            "train_loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(clip.gt_ids),
-        )
+        self._log_loss("train_loss", loss, clip)
         return loss
 
     def validation_step(self, clip, batch_idx):
@@ -97,14 +96,7 @@ class GTRLightning(L.LightningModule):
         feats = m.encode(clip.crops)
         logits = m.associate(feats, clip.boxes, clip.frame_idx, feats, clip.boxes, clip.frame_idx)
         loss = self._loss(logits, clip)
-        self.log(
-            "val_loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(clip.gt_ids),
-        )
+        self._log_loss("val_loss", loss, clip)
         if self.val_metrics and not self.trainer.sanity_checking:
             self._track_val_clip(clip, feats)
         return loss
