@@ -31,7 +31,5 @@ include: "workflow/rules/aggregate.smk"
 
 rule all:
     input:
-        summary_outputs(),
-        model_outputs(),
-        manifest_outputs(),
+        final_outputs(),
     default_target: True

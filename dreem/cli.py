@@ -89,49 +89,66 @@ def discover(
 def extract(
     manifest: Annotated[Path, typer.Argument(help="Manifest written by `dreem discover`.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the crop shards.")],
-    crop_size: Annotated[int, typer.Option()] = 64,
-    padding: Annotated[int, typer.Option()] = 0,
-    anchors: Annotated[str, typer.Option(help="Node name(s), comma separated, or an int.")] = (
-        "centroid"
-    ),
-    handle_missing: Annotated[str, typer.Option(help="drop|ignore|centroid")] = "centroid",
+    crop_size: Annotated[Optional[int], typer.Option(help="Default: 128.")] = None,  # noqa: UP045
+    padding: Annotated[Optional[int], typer.Option(help="Default: 0.")] = None,  # noqa: UP045
+    anchors: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Node name(s), comma separated, or an int (default: centroid)."),
+    ] = None,
+    handle_missing: Annotated[
+        Optional[str], typer.Option(help="drop|ignore|centroid (default: centroid)")  # noqa: UP045
+    ] = None,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="DREEM config whose dataset.train_dataset crop keys to use."),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Cut crops around each instance's anchor(s) into one Parquet shard per video."""
-    from dreem.stages import extract_manifest, parse_anchors
+    from dreem.stages import extract_manifest
 
-    params = {
-        "crop_size": crop_size,
-        "padding": padding,
-        "anchors": parse_anchors(anchors),
-        "handle_missing": handle_missing,
-        "seed": seed,
-    }
-    paths = extract_manifest(manifest, params, out_dir)
+    given = {"crop_size": crop_size, "padding": padding, "handle_missing": handle_missing}
+    if anchors is not None:
+        from dreem.stages import parse_anchors
+
+        given["anchors"] = parse_anchors(anchors)
+    paths = extract_manifest(
+        manifest,
+        {k: v for k, v in given.items() if v is not None},
+        out_dir,
+        config=config,
+        seed=seed,
+    )
     typer.echo(f"{len(paths)} shards -> {out_dir}")
 
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="DREEM training config (YAML).")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Model output folder.")],
+    config: Annotated[Path, typer.Argument(help="DREEM training config (YAML) with data paths.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     overrides: SetOpt = None,
+    name: Annotated[
+        Optional[str], typer.Option(help="Model name (default: the config file's stem).")  # noqa: UP045
+    ] = None,
 ) -> None:
     """Train a model from a DREEM config: its dataset.train_dataset/val_dataset sections."""
     from dreem.stages import train_from_config
 
-    result = train_from_config(config, out_dir, overrides or [])
+    result = train_from_config(config, out_dir, overrides or [], name=name)
     typer.echo(json.dumps(result, indent=2, default=str))
+    typer.echo(f"model: {result['checkpoint']}")
 
 
 @app.command()
 def track(
-    model: Annotated[str, typer.Argument(help="Checkpoint (.ckpt) or 'baseline'.")],
+    model: Annotated[
+        str, typer.Argument(help="Checkpoint (.ckpt), 'baseline' or 'baseline:motion'.")
+    ],
     data: Annotated[Path, typer.Argument(help="A crop shard (.parquet) or a data directory.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="Config whose tracker/dataset sections to use (default: checkpoint's)."),
+        typer.Option(help="Config whose tracker section to use (default: the checkpoint's)."),
     ] = None,
     overrides: SetOpt = None,
 ) -> None:
@@ -147,7 +164,10 @@ def evaluate(
     data: Annotated[Path, typer.Argument(help="Data directory with ground-truth tracks.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     model: Annotated[
-        list[str], typer.Option("--model", "-m", help="Checkpoint(s) and/or 'baseline'.")
+        list[str],
+        typer.Option(
+            "--model", "-m", help="Checkpoint, 'baseline[:motion]' or name=checkpoint (repeatable)."
+        ),
     ],
     config: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
     overrides: SetOpt = None,
@@ -204,15 +224,11 @@ def config_show(
     overrides: SetOpt = None,
 ) -> None:
     """Print the fully defaulted DREEM config."""
-    import yaml
+    from dreem.config import load_dreem_config
+    from dreem.config.yaml_io import dump_yaml
 
-    from dreem.config import default_dreem_config, load_dreem_config
-
-    if path is None and not overrides:
-        cfg = default_dreem_config()
-    else:  # overrides apply to the defaults too
-        cfg = load_dreem_config(path if path is not None else {}, overrides or [])
-    typer.echo(yaml.safe_dump(cfg, sort_keys=False))
+    cfg = load_dreem_config(path if path is not None else {}, overrides or [])
+    typer.echo(dump_yaml(cfg.to_dict()))
 
 
 def main() -> None:

@@ -1,17 +1,20 @@
-"""Stages composed for use without Snakemake (the ``dreem`` CLI and the Python API).
+"""The CLI's stages: each builds a pipeline config for what was asked, plans it with
+:class:`dreem.pipeline.plan.Plan` and runs it in this process (:mod:`dreem.pipeline.run`).
 
-Each function chains the same library calls the Snakemake rules make, writing the same
-file layout under one output folder, so a CLI run and a pipeline run agree.
+A ``dreem train``/``track``/``eval`` call therefore makes the same decisions (crop
+settings, tracker, checkpoint choice) and writes the same files as a Snakemake run of the
+equivalent pipeline config.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dreem.config.data import DatasetSection
+from dreem.config.pipeline import PipelineConfig, load_pipeline_config
 from dreem.utils.errors import ConfigError, InputDataError
 
 LABEL_SUFFIXES = (".slp", ".csv", ".xml")
@@ -45,7 +48,7 @@ def guess_dir_spec(
             if not found:
                 raise InputDataError(
                     f"{path}: no labels found (looked for {', '.join(LABEL_SUFFIXES)} files "
-                    "or CTC 'X' + 'X_GT/TRA' folders); pass --labels-suffix"
+                    "or CTC 'X' + 'X_GT/TRA' folders)"
                 )
             labels_suffix = found[0]
     if vid_suffix is None:
@@ -60,116 +63,254 @@ def guess_dir_spec(
 
 
 def _override_list(overrides: Sequence[str] | Mapping | None) -> Any:
-    return list(overrides) if isinstance(overrides, (list, tuple)) else overrides
+    return list(overrides) if isinstance(overrides, list | tuple) else overrides or []
 
 
-def extract_manifest(manifest: Path, params: Mapping[str, Any], out_dir: Path) -> list[Path]:
-    """Extract every video of a manifest into ``out_dir/{video_id}.parquet``."""
+def _plan(data: dict):
+    from dreem.pipeline.plan import Plan
+
+    return Plan(load_pipeline_config(data))
+
+
+def extract_manifest(
+    manifest: Path,
+    given: Mapping[str, Any],
+    out_dir: Path,
+    config: Path | None = None,
+    seed: int = 0,
+) -> list[Path]:
+    """``dreem extract``: every video of a manifest into ``out_dir/{video_id}.parquet``,
+    with crop keys ``given`` on the command line, else ``config``'s train_dataset, else
+    the defaults (the same resolution as the pipeline)."""
     import pandas as pd
 
+    from dreem.config.data import crop_params
     from dreem.data.extract import extract_video
 
-    rows = pd.read_parquet(manifest).to_dict("records")
+    model_section = None
+    if config is not None:
+        from dreem.config.load import load_dreem_config
+
+        model_section = load_dreem_config(config).dataset.train_dataset
+    spec = DatasetSection.model_validate(dict(given))
+    crop = crop_params(spec, model_section, seed=seed)
     paths = []
-    for row in rows:
+    for row in pd.read_parquet(manifest).to_dict("records"):
         out = Path(out_dir) / f"{row['video_id']}.parquet"
-        extract_video(row, dict(params), out)
+        extract_video(row, crop, out)
         paths.append(out)
     return paths
 
 
 def prepare_dataset(
-    name: str, spec: Mapping[str, Any], work_dir: Path, defaults: Mapping[str, Any] | None = None
+    name: str, spec: Mapping, work_dir: Path, defaults: Mapping | None = None
 ) -> list[Path]:
-    """Discover, then extract one dataset into ``work_dir/datasets/{name}/``; return shards."""
-    from dreem.data.extract import extraction_params
-    from dreem.io.discover import discover_dataset, write_manifest
+    """Discover and extract one dataset (no model) into ``work_dir``; return its shards.
 
-    ds_dir = Path(work_dir) / "datasets" / name
-    df = discover_dataset(name, spec)
-    write_manifest(df, ds_dir / "manifest.parquet")
-    params = extraction_params(spec, defaults or {})
-    return extract_manifest(ds_dir / "manifest.parquet", params, ds_dir / "crops")
+    Crop keys: those ``spec`` gives, else ``defaults`` (a dataset section, e.g. a model
+    config's ``train_dataset``), else the section defaults — planned like a pipeline run.
+    """
+    from dreem.pipeline import run
+
+    fallback = {k: v for k, v in dict(defaults or {}).items() if k != "dir"}
+    cfg = {
+        "output_dir": str(work_dir),
+        "datasets": {name: dict(spec)},
+        "models": {"m": {"baseline": "centroid"}},
+        "track": {"datasets": [name], "models": ["m"]},
+    }
+    plan = _plan(cfg)
+    if fallback:
+        plan = _with_crop_fallback(plan, name, fallback)
+    return [Path(p) for p in run.prepare(plan, progress=False)]
+
+
+def _with_crop_fallback(plan, name: str, fallback: Mapping):
+    """The plan with dataset ``name``'s crop settings falling back to ``fallback``."""
+    from dreem.config.data import crop_params
+
+    section = DatasetSection.model_validate(dict(fallback))
+    plan._crops = {}
+    for v in plan.videos(name):
+        crop = crop_params(plan.spec(name), section, seed=plan.cfg.seed, per_dir=v.dir_index)
+        plan._register(name, v.video_id, crop)
+    return plan
+
+
+# ----------------------------------------------------------------------------- train
+def train_plan_config(config: Path, out_dir: Path, overrides: Any = None, name: str | None = None):
+    """The pipeline config of ``dreem train CONFIG``: its dataset sections as datasets."""
+    from dreem.config.load import load_dreem_config
+
+    cfg = load_dreem_config(config, _override_list(overrides), check_names=True)
+    train = cfg.dataset.train_dataset
+    if not train.has_source():
+        raise ConfigError(
+            f"{config}: dataset.train_dataset names no data (set dir.path, slp_files/"
+            "video_files, raw_images/gt_images or tracks/videos) — or pass data "
+            "directories on the command line"
+        )
+    datasets = {"train": _given(train)}
+    val = cfg.dataset.val_dataset
+    if val is not None and val.has_source():
+        datasets["val"] = _given(val)
+    model = name or Path(config).stem
+    return {
+        "seed": cfg.seed if cfg.seed is not None else 42,
+        "output_dir": str(out_dir),
+        "datasets": datasets,
+        "models": {
+            model: {
+                "config": str(Path(config).resolve()),
+                "train": ["train"],
+                "val": ["val"] if "val" in datasets else [],
+                "overrides": _override_list(overrides),
+            }
+        },
+    }
+
+
+def _given(section: DatasetSection) -> dict:
+    """The keys a dataset section gives (a pipeline dataset spec)."""
+    data = section.to_dict()
+    return {k: data[k] for k in section.given() if k != "mode"}
 
 
 def train_from_config(
-    config: Path, out_dir: Path, overrides: Sequence[str] | Mapping | None = None
+    config: Path, out_dir: Path, overrides: Any = None, name: str | None = None
 ) -> dict[str, Any]:
-    """Train from a DREEM config's ``dataset.train_dataset``/``val_dataset`` sections."""
-    from dreem import __version__
-    from dreem.config import load_dreem_config
-    from dreem.training.resume import prepare_resume, run_fingerprint
-    from dreem.training.train import train_model
+    """``dreem train``: discover, extract, train and publish one model."""
+    from dreem.pipeline import run
 
-    cfg = load_dreem_config(config, _override_list(overrides))
-    sections = cfg.get("dataset") or {}
-    train_spec = sections.get("train_dataset")
-    if not train_spec:
-        raise ConfigError(f"{config}: dataset.train_dataset is required for training")
-    out_dir = Path(out_dir)
-    train_shards = prepare_dataset("train", train_spec, out_dir, train_spec)
-    val_spec = sections.get("val_dataset")
-    val_shards = prepare_dataset("val", val_spec, out_dir, train_spec) if val_spec else []
-    # a rerun after a kill resumes from checkpoints/last.ckpt; after an edit it starts over
-    record = {"cfg": cfg, "version": __version__}
-    prepare_resume(out_dir, run_fingerprint(record, [*train_shards, *val_shards]))
-    return train_model(cfg, train_shards, val_shards, out_dir, seed=cfg.get("seed"))
+    plan = _plan(train_plan_config(config, out_dir, overrides, name))
+    run.prepare(plan)
+    (model,) = plan.trained()
+    return run.train(plan, model)
 
 
-def _tracker_cfg(model: str, config: Path | None, overrides: Any) -> dict | None:
-    """Tracker section: from ``config`` if given, else the checkpoint's (None = its own)."""
-    from dreem.config import load_dreem_config
+# ----------------------------------------------------------------------------- track / eval
+def model_name(model: str) -> str:
+    """A name for a ``-m`` argument: ``name=path`` → name; a checkpoint ``.../run1/best.ckpt``
+    → ``run1``; ``baseline[:kind]`` → ``baseline[-kind]``."""
+    if "=" in model:
+        return model.split("=", 1)[0]
+    if model.split(":")[0] == "baseline":
+        kind = model.split(":", 1)[1] if ":" in model else "centroid"
+        return "baseline" if kind == "centroid" else f"baseline-{kind}"
+    p = Path(model)
+    stem = p.stem
+    if stem in ("best", "last", "model") and p.parent.name:
+        stem = p.parent.name
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "model"
 
-    if config is None and not overrides:
-        return None
-    if config is None:
-        if model.startswith("baseline"):
-            cfg = load_dreem_config({}, _override_list(overrides))
+
+def model_specs(models: Sequence[str]) -> dict[str, dict]:
+    """``-m`` arguments → named model specs (names made unique with ``-2``, ``-3``, ...)."""
+    out: dict[str, dict] = {}
+    for m in models:
+        target = m.split("=", 1)[1] if "=" in m else m
+        name = base = model_name(m)
+        k = 2
+        while name in out:
+            name, k = f"{base}-{k}", k + 1
+        if target.split(":")[0] == "baseline":
+            kind = target.split(":", 1)[1] if ":" in target else "centroid"
+            out[name] = {"baseline": kind}
         else:
-            from dreem.models.checkpoint import load_model_from_checkpoint
-
-            _, ckpt_cfg = load_model_from_checkpoint(model)
-            cfg = load_dreem_config(ckpt_cfg, _override_list(overrides))
-    else:
-        cfg = load_dreem_config(config, _override_list(overrides))
-    return cfg["tracker"]
+            if not Path(target).is_file():
+                raise InputDataError(f"checkpoint not found: {target}")
+            out[name] = {"checkpoint": str(Path(target).resolve())}
+    return out
 
 
-def _shards_for(data: Path, work_dir: Path, config: Path | None) -> dict[str, list[Path]]:
-    """Shards for ``data``: the shard itself, or a directory discovered and extracted."""
-    data = Path(data)
-    if data.suffix == ".parquet":
-        return {data.parent.name: [data]}
-    defaults: dict[str, Any] = {}
+def _tracker_overrides(config: Path | None, overrides: Any) -> dict:
+    """Tracker keys from ``--config`` (its tracker section) and ``--set tracker.x=...``."""
+    from dreem.config.yaml_io import deep_merge, parse_overrides, read_yaml
+
+    keys: dict = {}
     if config is not None:
-        from dreem.config import load_dreem_config
+        keys = dict(read_yaml(config).get("tracker") or {})
+    over = parse_overrides(_override_list(overrides))
+    extra = set(over) - {"tracker"}
+    if extra:
+        raise ConfigError(
+            f"--set: only tracker.* keys apply when tracking (got {', '.join(sorted(extra))})"
+        )
+    return deep_merge(keys, over.get("tracker") or {})
 
-        ds = load_dreem_config(config)["dataset"]
-        defaults = ds.get("test_dataset") or ds.get("train_dataset") or {}
-    spec = {**{k: v for k, v in defaults.items() if k != "dir"}, **guess_dir_spec(data)}
-    name = data.name or "data"
-    return {name: prepare_dataset(name, spec, work_dir, defaults)}
+
+def track_plan_config(
+    models: Sequence[str],
+    data: Path,
+    out_dir: Path,
+    config: Path | None = None,
+    overrides: Any = None,
+    dataset_keys: Mapping | None = None,
+    evaluate: bool = False,
+    gt: Path | None = None,
+    match: str = "centroid",
+    threshold: float | None = None,
+) -> dict:
+    """The pipeline config of ``dreem track``/``dreem eval`` on a data directory."""
+    data = Path(data)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", data.resolve().name) or "data"
+    specs = model_specs(models)
+    tracker = _tracker_overrides(config, overrides)
+    for spec in specs.values():
+        if tracker:
+            spec.update(tracker) if "baseline" in spec else spec.update(tracker=tracker)
+    datasets = {name: {**guess_dir_spec(data), **dict(dataset_keys or {})}}
+    section = {"datasets": [name], "models": list(specs)}
+    cfg: dict = {"output_dir": str(out_dir), "datasets": datasets, "models": specs}
+    if evaluate:
+        cfg["evaluate"] = {**section, "match": match, "threshold": threshold}
+        if gt is not None:
+            datasets[f"{name}_gt"] = guess_dir_spec(Path(gt))
+            cfg["evaluate"]["ground_truth"] = {name: f"{name}_gt"}
+    else:
+        cfg["track"] = section
+    return cfg
 
 
 def track_data(
-    model: str, data: Path, out_dir: Path, config: Path | None = None, overrides: Any = None
+    model: str,
+    data: Path,
+    out_dir: Path,
+    config: Path | None = None,
+    overrides: Any = None,
+    dataset_keys: Mapping | None = None,
 ) -> list[Path]:
-    """Track a shard or every video of a directory; return the output table paths."""
-    from dreem.inference.track import track_shard
+    """``dreem track``: track a shard, or every video of a directory; return the tables."""
+    from dreem.pipeline import jobs, run
 
-    out_dir = Path(out_dir)
-    tracker_cfg = _tracker_cfg(model, config, overrides)
-    outputs = []
-    for dataset, shards in _shards_for(data, out_dir, config).items():
-        for shard in shards:
-            prefix = out_dir / "tracks" / _model_name(model) / dataset / shard.stem
-            track_shard(model, shard, tracker_cfg, prefix)
-            outputs.append(Path(f"{prefix}.parquet"))
-    return outputs
+    data = Path(data)
+    if data.suffix == ".parquet":  # a crop shard: no discovery or extraction
+        spec = model_specs([model])
+        name = next(iter(spec))
+        out = Path(out_dir) / "tracks" / name / data.parent.name / f"{data.stem}.parquet"
+        tracker = _shard_tracker(spec[name], config, overrides)
+        target = spec[name].get("checkpoint") or f"baseline:{spec[name]['baseline']}"
+        jobs.track_job(target, data, tracker, out)
+        return [out]
+    plan = _plan(track_plan_config([model], data, out_dir, config, overrides, dataset_keys))
+    for note in plan.notes:
+        import logging
+
+        logging.getLogger(__name__).warning(note)
+    run.prepare(plan)
+    return run.track(plan)
 
 
-def _model_name(model: str) -> str:
-    return "baseline" if model.startswith("baseline") else Path(model).stem
+def _shard_tracker(spec: dict, config: Path | None, overrides: Any) -> dict:
+    from dreem.config.tracker import TrackerConfig
+
+    keys = _tracker_overrides(config, overrides)
+    if "checkpoint" in spec:
+        from dreem.models.checkpoint import read_checkpoint_config
+
+        stored = read_checkpoint_config(spec["checkpoint"]).tracker.to_dict()
+        return TrackerConfig.model_validate(stored | keys).to_dict()
+    return TrackerConfig.model_validate(keys).to_dict()
 
 
 def eval_directory(
@@ -181,56 +322,62 @@ def eval_directory(
     gt: Path | None = None,
     match: str = "centroid",
     threshold: float | None = None,
+    dataset_keys: Mapping | None = None,
 ):
-    """Track ``data`` with each model, evaluate, and aggregate into ``out_dir/summary``.
-
-    With ``gt`` (a directory with ground-truth labels for the same videos, matched by file
-    stem) the evaluation is detection-level; otherwise identity-only on ``data``'s labels.
-    """
+    """``dreem eval``: track ``data`` with each model, evaluate, aggregate into
+    ``out_dir/summary``; return the summary table."""
     import pandas as pd
 
-    from dreem.evaluation.aggregate import aggregate
-    from dreem.evaluation.evaluate import evaluate_tracks_file, write_metrics
+    from dreem.pipeline import run
 
-    out_dir = Path(out_dir)
-    gt_shards: dict[str, Path] = {}
-    if gt is not None:
-        for shards in _shards_for(Path(gt), out_dir / "ground_truth", config).values():
-            gt_shards.update({s.stem: s for s in shards})
-    metric_csvs = []
-    for model in models:
-        for table_path in track_data(model, data, out_dir, config, overrides):
-            gt_shard = None
-            if gt is not None:
-                gt_shard = gt_shards.get(table_path.stem)
-                if gt_shard is None:
-                    raise InputDataError(
-                        f"{gt}: no ground truth for video {table_path.stem!r} "
-                        f"(have: {', '.join(sorted(gt_shards)) or 'none'})"
-                    )
-            summary, events = evaluate_tracks_file(
-                table_path, gt_shard=gt_shard, match=match, threshold=threshold
+    cfg = track_plan_config(
+        models, data, out_dir, config, overrides, dataset_keys, True, gt, match, threshold
+    )
+    plan = _plan(cfg)
+    _require_tracks(plan)
+    run.run_all(plan)
+    return pd.read_csv(Path(out_dir) / "summary" / "metrics.csv")
+
+
+def _require_tracks(plan) -> None:
+    """Evaluation needs ground-truth tracks: say so before tracking (not NaN metrics)."""
+    from dreem.io.discover import discover_dataset
+
+    for d in plan.cfg.evaluate.datasets:
+        if (plan.cfg.evaluate.ground_truth or {}).get(d):
+            continue
+        df = discover_dataset(d, plan.spec(d).discovery())
+        untracked = df.video_id[df.n_tracks == 0].tolist()
+        if untracked:
+            raise InputDataError(
+                f"{plan.spec(d).dir.path[0] if plan.spec(d).dir else d}: no ground-truth "
+                f"tracks in {', '.join(untracked)}; evaluation needs tracked labels (use "
+                "`dreem track` for untracked data, or --gt for separate ground truth)"
             )
-            dataset = table_path.parent.name
-            out_csv = out_dir / "metrics" / _model_name(model) / dataset / f"{table_path.stem}.csv"
-            write_metrics(summary, events, out_csv, _model_name(model), dataset, table_path.stem)
-            metric_csvs.append(out_csv)
-    aggregate(metric_csvs, out_dir / "summary")
-    return pd.read_csv(out_dir / "summary" / "metrics.csv")
 
 
 def validate_any_config(path: Path, overrides: Any = None) -> str:
-    """Validate ``path`` as a pipeline config (has ``datasets``) or a DREEM config."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: cannot read YAML: {err}") from err
-    if isinstance(data, dict) and "datasets" in data:
-        from dreem.config.pipeline import load_pipeline_config
+    """Validate ``path`` as a pipeline config (has ``datasets``/``models``) or a DREEM
+    config, including names only checkable against installed libraries."""
+    from dreem.config.yaml_io import read_yaml
 
-        load_pipeline_config(path)
+    data = read_yaml(path)
+    if not data:
+        raise ConfigError(f"{path}: the config file is empty")
+    if "datasets" in data or "models" in data:
+        from dreem.config.checks import name_errors
+        from dreem.config.errors import raise_errors
+        from dreem.config.pipeline import TrainedModel
+
+        cfg: PipelineConfig = load_pipeline_config(path)
+        for name, spec in cfg.models.items():
+            if isinstance(spec, TrainedModel):
+                raise_errors(name_errors(spec.dreem), f"models.{name} ({spec.config})")
+        from dreem.pipeline.plan import Plan
+
+        Plan(cfg)  # crop settings and videos resolve (files paired by stem)
         return "pipeline"
-    from dreem.config import load_dreem_config
+    from dreem.config.load import load_dreem_config
 
-    load_dreem_config(path, _override_list(overrides))
+    load_dreem_config(path, _override_list(overrides), check_names=True)
     return "DREEM"

@@ -82,10 +82,12 @@ def checkpoint(train_cfg: Path, tmp_path_factory) -> Path:
     """One epoch of training through ``dreem train`` (no validation set)."""
     out = tmp_path_factory.mktemp("model")
     proc = _ok(run("train", train_cfg, "-o", out))
-    result = json.loads(proc.stdout[proc.stdout.index("{") :])
+    result = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
     assert result["epochs"] == 1
-    assert Path(result["best_ckpt"]) == out / "best.ckpt"
-    return out / "best.ckpt"
+    ckpt = out / "models" / "train" / "best.ckpt"  # named after the config file
+    assert Path(result["checkpoint"]) == ckpt and ckpt.is_file()
+    assert f"model: {ckpt}" in proc.stdout
+    return ckpt
 
 
 # --------------------------------------------------------------------------- start-up
@@ -225,9 +227,9 @@ def test_train_then_track_and_eval_with_checkpoint(checkpoint: Path, animals: Pa
     args = ("-m", checkpoint, "-m", "baseline", "-o", out, "--set", "tracker.window_size=2")
     _ok(run("eval", animals, *args))
     for vid in ("clip_a", "clip_b"):
-        assert (out / "tracks" / "best" / animals.name / f"{vid}.slp").is_file()
+        assert (out / "tracks" / "train" / animals.name / f"{vid}.slp").is_file()
     df = pd.read_csv(out / "summary" / "metrics.csv")
-    assert set(df.model) == {"best", "baseline"}
+    assert set(df.model) == {"train", "baseline"}  # named after the model's folder
     assert df[(df.metric == "idf1")].value.between(0, 1).all()
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from test_data_fakes import coded_image, install, walking_frames
 
+from dreem.config.data import DatasetSection
 from dreem.data.clips import chunk_frames, frame_runs, make_chunks, n_to_keep
 from dreem.data.dataset import ClipDataset, collate_single
 from dreem.data.extract import extract_video
@@ -61,7 +62,9 @@ def _shard(monkeypatch, tmp_path, name="v", **kw):
 
 def test_clip_dataset_on_a_shard(monkeypatch, tmp_path):
     path, frames = _shard(monkeypatch, tmp_path, gaps=(7,))
-    ds = ClipDataset([path], clip_length=8, mode="val")
+    ds = ClipDataset(
+        [path], DatasetSection.model_validate({"clip_length": 8, "mode": "val"}), seed=0
+    )
     assert len(ds) == 3  # 19 labelled frames → 8 + 8 + 3 (3 ≤ tiny limit? min(0, 5)=0: kept)
     clip = ds[0]
     assert clip.crops.shape == (16, 3, 8, 8) and clip.crops.dtype == torch.float32
@@ -89,7 +92,9 @@ def test_train_mode_shuffles_within_frames_deterministically(monkeypatch, tmp_pa
     for f in frames:
         frames[f] = frames[f] + [(2 + k, frames[f][0][1] + 3 * (k + 1)) for k in range(3)]
     path, _ = _shard(monkeypatch, tmp_path, frames=frames)
-    ds = ClipDataset([path], clip_length=16, mode="train", seed=1)
+    ds = ClipDataset(
+        [path], DatasetSection.model_validate({"clip_length": 16, "mode": "train"}), seed=1
+    )
     a, b = ds[0], ds[0]
     assert torch.equal(a.instance_idx, b.instance_idx)
     assert (a.frame_idx[1:] >= a.frame_idx[:-1]).all()
@@ -97,21 +102,35 @@ def test_train_mode_shuffles_within_frames_deterministically(monkeypatch, tmp_pa
     assert any(o != sorted(o) for o in orders) and all(sorted(o) == list(range(5)) for o in orders)
     ds.set_epoch(1)
     assert not torch.equal(ds[0].instance_idx, a.instance_idx)
-    val = ClipDataset([path], clip_length=16, mode="val")
+    val = ClipDataset(
+        [path], DatasetSection.model_validate({"clip_length": 16, "mode": "val"}), seed=0
+    )
     assert val[0].instance_idx.tolist() == list(range(5)) * 16
 
 
 def test_untracked_shard_needs_tracks_for_training(monkeypatch, tmp_path):
     path, _ = _shard(monkeypatch, tmp_path, tracked=False)
     with pytest.raises(InputDataError, match=r"v\.slp has no tracks: fine for tracking"):
-        ClipDataset([path])
-    assert len(ClipDataset([path], require_tracks=False, clip_length=5)) == 4
+        ClipDataset([path], DatasetSection.model_validate({}), seed=0)
+    assert (
+        len(
+            ClipDataset(
+                [path],
+                DatasetSection.model_validate({"clip_length": 5}),
+                seed=0,
+                require_tracks=False,
+            )
+        )
+        == 4
+    )
 
 
 def test_dataloader_with_workers(monkeypatch, tmp_path):
     p1, _ = _shard(monkeypatch, tmp_path, "a")
     p2, _ = _shard(monkeypatch, tmp_path, "b", n_frames=12)
-    ds = ClipDataset([p1, p2], clip_length=10, mode="val")
+    ds = ClipDataset(
+        [p1, p2], DatasetSection.model_validate({"clip_length": 10, "mode": "val"}), seed=0
+    )
     loader = torch.utils.data.DataLoader(ds, batch_size=1, num_workers=2, collate_fn=collate_single)
     clips = list(loader)
     assert [len(c) for c in clips] == [20, 20, 20, 4]  # 12 frames → 10 + 2 (2 > tiny limit 1)
@@ -124,7 +143,9 @@ def test_clip_channels_are_3_per_anchor(monkeypatch, tmp_path, channels, dtype):
     out = tmp_path / "v.parquet"
     params = {"crop_size": 5, "padding": 2, "anchors": ["head", "tail"], "handle_missing": "ignore"}
     extract_video(row, params, out, progress=False)
-    clip = ClipDataset([out], clip_length=6, mode="val")[0]
+    clip = ClipDataset(
+        [out], DatasetSection.model_validate({"clip_length": 6, "mode": "val"}), seed=0
+    )[0]
     assert clip.crops.shape == (12, 6, 9, 9) and clip.boxes.shape == (12, 2, 4)
     if channels == 1:
         assert torch.equal(clip.crops[:, 3], clip.crops[:, 5])  # second anchor, tiled grey

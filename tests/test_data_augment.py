@@ -7,6 +7,7 @@ import pytest
 import torch
 from test_data_fakes import install, walking_frames
 
+from dreem.config.data import DatasetSection
 from dreem.data.augment import build_augmentations
 from dreem.data.dataset import ClipDataset
 from dreem.data.extract import extract_video
@@ -82,9 +83,15 @@ def test_dataset_applies_augmentations_in_train_mode_only(monkeypatch, tmp_path)
     path = tmp_path / "v.parquet"
     extract_video(row, {"crop_size": 8, "padding": 0, "anchors": "thorax"}, path, progress=False)
     augs = {"GaussNoise": {"p": 1.0}, "InstanceDropout": {"p": 1.0, "n": 1}}
-    train = ClipDataset([path], clip_length=10, seed=5, augmentations=augs)
+    train = ClipDataset(
+        [path], DatasetSection.model_validate({"clip_length": 10, "augmentations": augs}), seed=5
+    )
     a, b = train[0], train[0]
     assert len(a) == 20  # one of three instances dropped per frame
     assert torch.equal(a.crops, b.crops) and torch.equal(a.gt_ids, b.gt_ids)
-    val = ClipDataset([path], clip_length=10, mode="val", augmentations=augs)
+    val = ClipDataset(
+        [path],
+        DatasetSection.model_validate({"clip_length": 10, "mode": "val", "augmentations": augs}),
+        seed=0,
+    )
     assert len(val[0]) == 30

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from test_data_fakes import NODES, coded_image, install, walking_frames
 
-from dreem.data.extract import extract_video, extraction_params, normalize_params
+from dreem.config.data import DatasetSection, crop_params
+from dreem.data.extract import extract_video, normalize_params
 from dreem.data.geometry import (
     anchor_points,
     crop_windows,
@@ -99,7 +100,7 @@ def test_int_anchors_are_visible_nodes_or_midpoint_and_seeded():
 def test_unknown_anchor_name_suggests():
     with pytest.raises(ConfigError, match="thorx.*did you mean 'thorax'"):
         resolve_anchors("thorx", NODES)
-    with pytest.raises(ConfigError, match="empty"):
+    with pytest.raises(ConfigError, match="anchors: must name at least one node"):
         normalize_params({**PARAMS, "anchors": []})
     with pytest.raises(ConfigError, match="handle_missing.*did you mean 'drop'"):
         normalize_params({**PARAMS, "handle_missing": "dorp"})
@@ -165,20 +166,19 @@ def test_failure_leaves_no_shard(monkeypatch, tmp_path):
     assert list(out.parent.iterdir()) == []
 
 
-def test_extraction_params_fallbacks():
-    p = extraction_params({"crop_size": 64}, {"padding": 2, "anchors": "thorax", "seed": 3})
-    assert p == {
-        "crop_size": 64,
-        "padding": 2,
-        "anchors": "thorax",
-        "handle_missing": "centroid",
-        "seed": 3,
-    }
-    spec = {"dir": {"path": ["/a", "/b"]}, "crop_size": [32, 48]}
-    row = {"video_path": "/b/x.mp4", "labels_path": "/b/x.slp"}
-    assert extraction_params(spec, {}, row=row)["crop_size"] == 48
-    with pytest.raises(ConfigError, match="flies.crop_size"):
-        extraction_params({"crop_size": [1, 2, 3], "dir": {"path": "/a"}}, {}, key_path="flies")
+def test_crop_params_resolution_order():
+    """Keys the dataset gives, else the model's training section, else the defaults."""
+    spec = DatasetSection.model_validate({"crop_size": 64})
+    model = DatasetSection.model_validate({"padding": 2, "anchors": "thorax", "crop_size": 96})
+    p = crop_params(spec, model, seed=3)
+    assert (p.crop_size, p.padding, p.anchors, p.handle_missing) == (64, 2, "thorax", "centroid")
+    assert p.seed is None  # named anchors do not depend on the seed
+    assert crop_params(DatasetSection.model_validate({"anchors": 2}), None, seed=3).seed == 3
+    assert crop_params(None, None).crop_size == DatasetSection().crop_size == 128
+    spec = DatasetSection.model_validate({"dir": {"path": ["/a", "/b"]}, "crop_size": [32, 48]})
+    assert crop_params(spec, None, per_dir=1).crop_size == 48
+    with pytest.raises(ConfigError, match="flies.crop_size: 2 values given"):
+        crop_params(spec, None, key_path="flies")
 
 
 SLEAP_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sleap"
@@ -208,7 +208,9 @@ def test_real_sleap_video_round_trip(tmp_path):
     img = read_frame_random_access(SLEAP_DATA / "two_flies.mp4", int(data.frame_idx[k]), True)
     y1, x1 = data.bbox[k, 0, :2].astype(int)
     assert data.crops[k, 0, 0, 10, 10] == img[y1 + 10, x1 + 10, 0]
-    ds = ClipDataset([out], clip_length=32, mode="val")
+    ds = ClipDataset(
+        [out], DatasetSection.model_validate({"clip_length": 32, "mode": "val"}), seed=0
+    )
     assert len(ds) == 4
     clip = ds[1]
     assert clip.crops.shape == (64, 6, 20, 20) and clip.boxes.shape == (64, 2, 4)

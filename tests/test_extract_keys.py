@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from test_data_fakes import FakeSource, coded_image, install
 
-from dreem.data.extract import extract_video, extraction_params, normalize_params
+from dreem.config.data import DatasetSection, crop_params
+from dreem.data.extract import extract_video, normalize_params
 from dreem.data.filters import intersection_over_min
 from dreem.io.shards import read_shard
 from dreem.io.sources import SourceFrame, SourceInstance
@@ -164,14 +165,16 @@ def test_use_tight_bbox_records_tight_box_keeps_square_crop(monkeypatch, tmp_pat
 
 
 def test_keys_flow_through_params_and_reextract(monkeypatch, tmp_path):
-    p = extraction_params({"use_tight_bbox": True}, {"max_tracks": 3, "dilation_radius_px": 0})
-    assert p["use_tight_bbox"] is True and p["max_tracks"] == 3
-    assert "dilation_radius_px" not in p  # defaults are left out (stable params)
-    spec = {"dir": {"path": ["/a", "/b"]}, "dilation_radius_px": [0, 4]}
-    row = {"video_path": "/b/x.mp4", "labels_path": "/b/x.slp"}
-    assert extraction_params(spec, {}, row=row)["dilation_radius_px"] == 4
-    with pytest.raises(ConfigError, match="flies.max_detection_overlap"):
-        extraction_params({"max_detection_overlap": 2.0}, {}, key_path="flies")
+    spec = DatasetSection.model_validate({"use_tight_bbox": True})
+    model = DatasetSection.model_validate({"max_tracks": 3, "dilation_radius_px": 0})
+    p = crop_params(spec, model)
+    assert p.use_tight_bbox is True and p.max_tracks == 3
+    spec = DatasetSection.model_validate(
+        {"dir": {"path": ["/a", "/b"]}, "dilation_radius_px": [0, 4]}
+    )
+    assert crop_params(spec, None, per_dir=1).dilation_radius_px == 4
+    with pytest.raises(ConfigError, match="max_detection_overlap: 2.0 is above the maximum 1"):
+        normalize_params({**BASE, "max_detection_overlap": 2.0})
     with pytest.raises(ConfigError, match="apply_mask_to_crop"):
         normalize_params({**BASE, "apply_mask_to_crop": "yes"})
     frames = {0: [_inst(0, [[20.0, 18.0], [27.0, 22.0], [25.0, 20.0]])]}
@@ -200,9 +203,9 @@ def test_unsupported_values_warn_with_key_path_and_reason():
         ("view_batch.enable", True),
     ):
         assert f"{path}: {value} is not supported by dreem-pipeline and has no effect" in text
-    assert loaded["tracker"]["enable_crop_saving"] is True
+    assert loaded.tracker.enable_crop_saving is True
     # defaults and the newly implemented keys are accepted
     ok = load_dreem_config(
         {"dataset": {"train_dataset": {"use_tight_bbox": True, "max_detection_overlap": 0.5}}}
     )
-    assert ok["dataset"]["train_dataset"]["use_tight_bbox"] is True
+    assert ok.dataset.train_dataset.use_tight_bbox is True

@@ -8,13 +8,25 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from dreem.config.model import EncoderConfig, ModelConfig, PosEmbedding, TempEmbedding
 from dreem.models.attention_head import AttentionHead
-from dreem.models.embeddings import Embedding
-from dreem.models.encoder import VisualEncoder
-from dreem.models.gtr import GlobalTrackingTransformer
+from dreem.models.encoder import create_visual_encoder
+from dreem.models.gtr import GlobalTrackingTransformer, _embedding
 from dreem.utils.errors import ConfigError
 
 D = 32
+
+
+def Embedding(kind, mode, d, **keys):  # noqa: N802 - reads like the module it builds
+    """The embedding module built from a validated config section, as the model builds it."""
+    section = PosEmbedding if kind == "pos" else TempEmbedding
+    return _embedding(kind, section.model_validate({"mode": mode, **keys}), d)
+
+
+def VisualEncoder(d, model_name, **keys):  # noqa: N802
+    return create_visual_encoder(
+        d, EncoderConfig.model_validate({"model_name": model_name, **keys})
+    )
 
 
 def tiny_cfg(**over):
@@ -32,7 +44,7 @@ def tiny_cfg(**over):
         "encoder_cfg": {"model_name": "resnet18", "backend": "timm", "in_chans": 3},
     }
     cfg.update(over)
-    return cfg
+    return ModelConfig.model_validate(cfg)
 
 
 def random_clip(n_frames=4, n_per=3, hw=24, seed=0):
@@ -76,13 +88,15 @@ def test_learned_pos_and_centre_size():
 
 
 def test_embedding_errors_and_off():
+    from dreem.config import load_dreem_config
+
+    with pytest.raises(ConfigError, match="model.embedding_meta.pos.mode: 'fixd'"):
+        load_dreem_config({"model": {"embedding_meta": {"pos": {"mode": "fixd"}}}})
     with pytest.raises(ConfigError):
-        Embedding("pos", "fixd", D)
-    with pytest.raises(ConfigError):
-        Embedding("pos", "fixed", D, scale=3.0)  # scale without normalize
+        Embedding("pos", "fixed", D, normalize=False, scale=3.0)  # scale without normalize
     with pytest.raises(ConfigError):
         Embedding("pos", "fixed", D, n_points=3)  # 3 anchors need an MLP
-    emb = Embedding("pos", "fixed", D, n_points=3, mlp_cfg={"hidden_dim": 16, "num_layers": 2})
+    emb = Embedding("pos", "fixed", D, n_points=3, mlp_cfg={"hidden_dims": 16, "num_layers": 2})
     assert emb(torch.rand(5, 3, 4)).shape == (5, D)
     assert torch.count_nonzero(Embedding("temp", "off", D)(torch.arange(3).float())) == 0
 

@@ -32,7 +32,7 @@ def _can_run_cluster() -> str | None:
     try:
         import snakemake_executor_plugin_slurm  # noqa: F401
     except ImportError:
-        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')"
+        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[workflow]')"
     return None
 
 

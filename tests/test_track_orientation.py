@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from dreem.config.tracker import TrackerConfig
 from dreem.inference.penalties import angle_penalty, instance_axes, pca_axes
-from dreem.inference.tracker import Tracker, parse_tracker_cfg
+from dreem.inference.tracker import Tracker
 from dreem.utils.errors import ConfigError
 
 
@@ -49,21 +50,29 @@ PREFER_VERTICAL = _assoc({(2, 1): 1.0})
 
 def test_orientation_penalty_flips_assignment_to_aligned_track():
     f, b, c, p = _video(ORIENT)
-    off = Tracker({}).track_video(PREFER_VERTICAL, f, b, c, poses=p)
+    off = Tracker(TrackerConfig.model_validate({})).track_video(PREFER_VERTICAL, f, b, c, poses=p)
     assert off.track_id[2] == off.track_id[1]
-    on = Tracker({"max_angle_diff": 10}).track_video(PREFER_VERTICAL, f, b, c, poses=p)
+    on = Tracker(TrackerConfig.model_validate({"max_angle_diff": 10})).track_video(
+        PREFER_VERTICAL, f, b, c, poses=p
+    )
     assert on.track_id[2] == on.track_id[0]
     # within the allowed angle there is no penalty; a zero multiplier disables it too
-    wide = Tracker({"max_angle_diff": 89}).track_video(PREFER_VERTICAL, f, b, c, poses=p)
+    wide = Tracker(TrackerConfig.model_validate({"max_angle_diff": 89})).track_video(
+        PREFER_VERTICAL, f, b, c, poses=p
+    )
     assert wide.track_id[2] == wide.track_id[1]
-    zero = Tracker({"max_angle_diff": 10, "angle_diff_penalty_multiplier": 0})
+    zero = Tracker(
+        TrackerConfig.model_validate({"max_angle_diff": 10, "angle_diff_penalty_multiplier": 0})
+    )
     assert zero.track_video(PREFER_VERTICAL, f, b, c, poses=p).track_id[2] == off.track_id[1]
 
 
 def test_orientation_without_poses_is_off_with_warning(caplog):
     f, b, c, _ = _video(ORIENT)
     with caplog.at_level("WARNING"):
-        res = Tracker({"max_angle_diff": 10}).track_video(PREFER_VERTICAL, f, b, c)
+        res = Tracker(TrackerConfig.model_validate({"max_angle_diff": 10})).track_video(
+            PREFER_VERTICAL, f, b, c
+        )
     assert res.track_id[2] == res.track_id[1]
     assert "orientation penalty is off" in caplog.text
 
@@ -112,30 +121,42 @@ PREFER_FAR = _assoc({(2, 1): 1.0})
 
 def test_distance_penalty_soft_and_gate():
     f, b, c, _ = _video(DIST)
-    base = Tracker({}).track_video(PREFER_FAR, f, b, c)
+    base = Tracker(TrackerConfig.model_validate({})).track_video(PREFER_FAR, f, b, c)
     assert base.track_id[2] == base.track_id[1]
-    soft = Tracker({"max_center_dist": 20}).track_video(PREFER_FAR, f, b, c)
+    soft = Tracker(TrackerConfig.model_validate({"max_center_dist": 20})).track_video(
+        PREFER_FAR, f, b, c
+    )
     assert soft.track_id[2] == soft.track_id[0]
-    weak = Tracker({"max_center_dist": 20, "distance_penalty_multiplier": 1e-4})
+    weak = Tracker(
+        TrackerConfig.model_validate({"max_center_dist": 20, "distance_penalty_multiplier": 1e-4})
+    )
     assert weak.track_video(PREFER_FAR, f, b, c).track_id[2] == base.track_id[1]
-    gate = Tracker({"max_center_dist": 20, "distance_penalty_multiplier": 0})
+    gate = Tracker(
+        TrackerConfig.model_validate({"max_center_dist": 20, "distance_penalty_multiplier": 0})
+    )
     assert gate.track_video(PREFER_FAR, f, b, c).track_id[2] == base.track_id[0]
 
 
 def test_single_far_track_gate_vs_soft():
     f, b, c, _ = _video([(0, 20.0, 50.0, 0.0), (1, 80.0, 50.0, 0.0)])
     assoc = _assoc({(1, 0): 3.0})
-    gated = Tracker({"max_center_dist": 20, "distance_penalty_multiplier": 0})
+    gated = Tracker(
+        TrackerConfig.model_validate({"max_center_dist": 20, "distance_penalty_multiplier": 0})
+    )
     assert list(gated.track_video(assoc, f, b, c).track_id) == [0, 1]  # never linked
-    half = Tracker({"max_center_dist": 20, "distance_penalty_multiplier": 0.5})
+    half = Tracker(
+        TrackerConfig.model_validate({"max_center_dist": 20, "distance_penalty_multiplier": 0.5})
+    )
     assert list(half.track_video(assoc, f, b, c).track_id) == [0, 0]  # penalised, linked
 
 
-def test_parse_new_keys():
-    cfg = parse_tracker_cfg({"front_nodes": "head", "max_angle_diff": None})
-    assert cfg["front_nodes"] == ["head"] and cfg["back_nodes"] == []
-    assert cfg["max_angle_diff"] == math.inf
+def test_new_keys_validated():
+    from dreem.config import load_dreem_config
+
+    cfg = load_dreem_config({"tracker": {"front_nodes": "head", "max_angle_diff": None}}).tracker
+    assert cfg.front_nodes == ["head"] and cfg.back_nodes is None
+    assert not cfg.angle_penalty_on
     with pytest.raises(ConfigError, match="tracker.angle_diff_penalty_multiplier"):
-        parse_tracker_cfg({"angle_diff_penalty_multiplier": -1})
-    with pytest.raises(ConfigError, match="tracker.front_nodes"):
-        parse_tracker_cfg({"front_nodes": [1]})
+        load_dreem_config({"tracker": {"angle_diff_penalty_multiplier": -1}})
+    with pytest.raises(ConfigError, match=r"tracker.front_nodes\[0\]"):
+        load_dreem_config({"tracker": {"front_nodes": [1]}})

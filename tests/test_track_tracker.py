@@ -6,11 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from fakes import FakeModel, write_synthetic_shard
 
+from dreem.config.dreem import DreemConfig
+from dreem.config.tracker import TrackerConfig
 from dreem.evaluation.evaluate import evaluate_tracks
-from dreem.inference.synthetic import FakeModel, write_synthetic_shard
 from dreem.inference.track import track_shard
-from dreem.inference.tracker import Tracker, parse_tracker_cfg, windowed_softmax
+from dreem.inference.tracker import Tracker, windowed_softmax
 from dreem.utils.errors import ConfigError
 
 
@@ -20,7 +22,8 @@ def _metric(summary, name):
 
 def _track(tmp_path, shard, cfg=None, model=None, name="out"):
     model = model or FakeModel()
-    return track_shard((model, {"tracker": {}}), shard, cfg or {}, tmp_path / name, progress=False)
+    tracker = TrackerConfig.model_validate(cfg or {})
+    return track_shard((model, DreemConfig()), shard, tracker, tmp_path / name, progress=False)
 
 
 def test_ids_start_at_zero_and_input_ids_not_copied(tmp_path):
@@ -70,7 +73,7 @@ def test_state_reset_between_videos(tmp_path):
     data = read_shard(shard, with_crops=False)
     model = FakeModel()
     assoc = model_associate(model, encode_shard(model, shard), data.bbox, data.frame_idx)
-    tracker = Tracker({})
+    tracker = Tracker(TrackerConfig.model_validate({}))
     a = tracker.track_video(assoc, data.frame_idx, data.bbox, data.centroid)
     b = tracker.track_video(assoc, data.frame_idx, data.bbox, data.centroid)
     assert np.array_equal(a.track_id, b.track_id)  # second video starts again at id 0
@@ -84,7 +87,7 @@ def test_decay_time_weights_recent_frames_more():
     cen = np.zeros((5, 2))
 
     def scores(decay):
-        tr = Tracker({"decay_time": decay, "window_size": 8})
+        tr = Tracker(TrackerConfig.model_validate({"decay_time": decay, "window_size": 8}))
         from collections import deque
 
         q = deque([0, 1, 2, 3], maxlen=8)
@@ -115,7 +118,7 @@ def test_stale_short_track_cannot_outscore_established_one():
     frame_idx = np.arange(12)
     boxes = np.zeros((12, 1, 4))
     cen = np.zeros((12, 2))
-    tr = Tracker({"window_size": 8, "iou": None})
+    tr = Tracker(TrackerConfig.model_validate({"window_size": 8, "iou": None}))
     queues = {0: deque(range(3, 11), maxlen=8), 1: deque([0, 1, 2], maxlen=8)}
     logits = np.zeros((1, 11))  # every reference looks the same as the query
     scores, *_ = tr._score(
@@ -193,11 +196,17 @@ def test_appearance_beats_baseline_on_crossing(tmp_path):
 
 
 def test_bad_tracker_config_names_key():
-    with pytest.raises(ConfigError, match="tracker.iou"):
-        parse_tracker_cfg({"iou": "sum"})
-    with pytest.raises(ConfigError, match="tracker.window_size"):
-        parse_tracker_cfg({"window_size": 0})
-    assert parse_tracker_cfg({"max_tracks": None})["max_tracks"] == math.inf
+    from dreem.config import load_dreem_config
+
+    with pytest.raises(ConfigError, match="tracker.iou: 'sum' is not one of"):
+        load_dreem_config({"tracker": {"iou": "sum"}})
+    with pytest.raises(ConfigError, match="tracker.window_size: 0 is below the minimum 1"):
+        load_dreem_config({"tracker": {"window_size": 0}})
+    assert load_dreem_config({"tracker": {"max_tracks": None}}).tracker.max_tracks == math.inf
+    with pytest.raises(TypeError, match="expected a TrackerConfig"):
+        Tracker({"window_size": 3})
+    with pytest.raises(ConfigError, match="tracker.clip_length: required"):
+        Tracker(TrackerConfig(persistent_tracking=False))
 
 
 def test_missing_checkpoint_is_clear_error(tmp_path):
@@ -215,9 +224,9 @@ def test_baseline_flags_uncertain_frames(tmp_path):
     from dreem.io.shards import read_shard
 
     d = read_shard(shard, with_crops=False)
-    sure = CentroidTracker.from_cfg({}).track_video(d.frame_idx, d.bbox, d.centroid)
+    sure = CentroidTracker(TrackerConfig()).track_video(d.frame_idx, d.bbox, d.centroid)
     assert sure.uncertain_frames == []
-    picky = CentroidTracker.from_cfg({"confidence_threshold": 0.999999})
+    picky = CentroidTracker(TrackerConfig.model_validate({"confidence_threshold": 0.999999}))
     flagged = picky.track_video(d.frame_idx, d.bbox, d.centroid).uncertain_frames
     assert flagged and set(flagged) <= set(range(1, 10))  # frame 0 is certain (new tracks)
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import FakeModel, synthetic_positions, write_synthetic_shard
 
-from dreem.inference.synthetic import FakeModel, synthetic_positions, write_synthetic_shard
+from dreem.config.dreem import DreemConfig
+from dreem.config.tracker import TrackerConfig
 from dreem.inference.track import track_shard
 from dreem.inference.writers import track_segments
 
@@ -49,8 +51,9 @@ def test_slp_roundtrip_every_instance_once(tmp_path):
         labels_path=str(slp),
         video_path=str(slp.with_suffix(".mp4")),
     )
-    cfg = {"confidence_threshold": 0.999999}  # flag some frames as uncertain
-    table = track_shard((FakeModel(1.0), {}), shard, cfg, tmp_path / "o" / "v", progress=False)
+    cfg = TrackerConfig(confidence_threshold=0.999999)  # flag some frames as uncertain
+    model = (FakeModel(1.0), DreemConfig())
+    table = track_shard(model, shard, cfg, tmp_path / "o" / "v", progress=False)
     out = sio.load_slp(str(tmp_path / "o" / "v.slp"), open_videos=False)
     assert len(out.videos) == 1 and len(out.labeled_frames) == n_frames
     assert {t.name for t in out.tracks} == {"track_0", "track_1"}
@@ -193,13 +196,12 @@ def test_two_flies_real_model_checkpoint_and_baseline(tmp_path):
     s, _ = evaluate_tracks(base)
     assert float(s.set_index("metric").value["num_switches"]) == 0
 
-    cfg = load_dreem_config({})
-    cfg["model"]["d_model"] = 32
+    cfg = load_dreem_config({"model": {"d_model": 32}})
     torch.manual_seed(0)
-    model = GlobalTrackingTransformer(cfg["model"])
+    model = GlobalTrackingTransformer(cfg.model)
     ckpt = tmp_path / "m.ckpt"
     state = {"model." + k: v for k, v in model.state_dict().items()}
-    torch.save({"hyper_parameters": cfg, "state_dict": state}, ckpt)
+    torch.save({"hyper_parameters": cfg.to_dict(), "state_dict": state}, ckpt)
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -207,7 +209,9 @@ def test_two_flies_real_model_checkpoint_and_baseline(tmp_path):
     short.parent.mkdir()
     full = pq.read_table(shard)
     pq.write_table(full.filter(pc.less(full["frame_idx"], 16)), short)
-    table = track_shard(ckpt, short, {"window_size": 4}, tmp_path / "m" / "two_flies", False)
+    table = track_shard(
+        ckpt, short, TrackerConfig(window_size=4), tmp_path / "m" / "two_flies", False
+    )
     assert len(table) == 32 and table.track_id.min() >= 0
     assert table.confidence.between(0, 1).all()
     out = sio.load_slp(str(tmp_path / "m" / "two_flies.slp"), open_videos=False)

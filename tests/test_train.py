@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from dreem.config import load_dreem_config
+from dreem.config.training import LoggingConfig, LossConfig, OptimizerConfig, SchedulerConfig
 from dreem.training.factories import build_logger, build_optimizer, build_scheduler
 from dreem.training.loss import AssoLoss
 from dreem.utils.errors import ConfigError
@@ -22,7 +24,7 @@ def test_loss_hand_computed():
     fr = torch.tensor([5, 5, 6])
     logits = torch.zeros(3, 3)
     logits[0, 2] = 2.0  # row 0 (id 0) vs the id-0 detection of frame 1
-    loss = AssoLoss(epsilon=0.0)([logits], gt, fr)
+    loss = AssoLoss(LossConfig(epsilon=0.0))([logits], gt, fr)
     # frame 0 blocks: 3 classes (2 dets + null), all logits 0 → CE = ln 3 for each row (3 rows)
     # frame 1 blocks: 2 classes (1 det + null):
     #   row 0 → target det, logits [2, 0] → ln(1 + e^-2)
@@ -32,7 +34,7 @@ def test_loss_hand_computed():
     n_obj = 3 + 2  # non-null targets
     assert loss.item() == pytest.approx(expected / n_obj, rel=1e-5)
     # two layers are summed; asso_weight scales
-    loss2 = AssoLoss(epsilon=0.0, asso_weight=2.0)([logits, logits], gt, fr)
+    loss2 = AssoLoss(LossConfig(epsilon=0.0, asso_weight=2.0))([logits, logits], gt, fr)
     assert loss2.item() == pytest.approx(4 * expected / n_obj, rel=1e-5)
 
 
@@ -41,21 +43,33 @@ def test_loss_perfect_logits_near_zero_and_unlabelled():
     fr = torch.tensor([0, 0, 1, 1, 1])
     same = (gt[:, None] == gt[None, :]) & (gt[:, None] >= 0)
     logits = torch.where(same, 30.0, -30.0)
-    assert AssoLoss()([logits], gt, fr).item() < 1e-6
+    assert AssoLoss(LossConfig())([logits], gt, fr).item() < 1e-6
     # neg_unmatched: the unlabelled row must target null everywhere
-    assert AssoLoss(neg_unmatched=True)([logits], gt, fr).item() < 1e-6
+    assert AssoLoss(LossConfig(neg_unmatched=True))([logits], gt, fr).item() < 1e-6
     bad = logits.clone()
     bad[4, 0] = 30.0  # unlabelled row claims a match
-    assert AssoLoss()([bad], gt, fr).item() < 1e-6  # ignored without neg_unmatched
-    assert AssoLoss(neg_unmatched=True)([bad], gt, fr).item() > 1.0
+    assert AssoLoss(LossConfig())([bad], gt, fr).item() < 1e-6  # ignored without neg_unmatched
+    assert AssoLoss(LossConfig(neg_unmatched=True))([bad], gt, fr).item() > 1.0
 
 
 def test_loss_duplicate_identity_raises():
     with pytest.raises(ValueError, match="twice"):
-        AssoLoss()([torch.zeros(2, 2)], torch.tensor([0, 0]), torch.tensor([0, 0]))
+        AssoLoss(LossConfig())([torch.zeros(2, 2)], torch.tensor([0, 0]), torch.tensor([0, 0]))
 
 
 # --------------------------------------------------------------------------- factories
+
+
+def _opt(data):
+    return OptimizerConfig.model_validate(data)
+
+
+def _sched(data):
+    return SchedulerConfig.model_validate(data)
+
+
+def _log(data):
+    return LoggingConfig.model_validate(data)
 
 
 def _params():
@@ -63,58 +77,62 @@ def _params():
 
 
 def test_optimizer_factory():
-    opt = build_optimizer(_params(), {"name": "SGD", "lr": 0.1, "momentum": 0.9})
+    opt = build_optimizer(_params(), _opt({"name": "SGD", "lr": 0.1, "momentum": 0.9}))
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
-    opt = build_optimizer(_params(), {"name": "AdamW", "lr": 1e-3, "betas": [0.9, 0.99]})
+    opt = build_optimizer(_params(), _opt({"name": "AdamW", "lr": 1e-3, "betas": [0.9, 0.99]}))
     assert opt.defaults["betas"] == (0.9, 0.99)
     with pytest.raises(ConfigError, match="Adam"):
-        build_optimizer(_params(), {"name": "adam", "lr": 1e-3})
+        build_optimizer(_params(), _opt({"name": "adam", "lr": 1e-3}))
     with pytest.raises(ConfigError, match="optimizer"):
-        build_optimizer(_params(), {"name": "Adam", "lrr": 1e-3})
+        build_optimizer(_params(), _opt({"name": "Adam", "lrr": 1e-3}))
 
 
 def test_scheduler_factory():
-    opt = build_optimizer(_params(), {"name": "Adam", "lr": 1e-3})
-    s = build_scheduler(opt, {"name": "ReduceLROnPlateau", "mode": "min", "patience": 3})
+    opt = build_optimizer(_params(), _opt({"name": "Adam", "lr": 1e-3}))
+    s = build_scheduler(opt, _sched({"name": "ReduceLROnPlateau", "mode": "min", "patience": 3}))
     assert isinstance(s["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
     assert s["monitor"] == "val_loss"
-    s = build_scheduler(opt, {"name": "CosineAnnealingLR", "T_max": 10})
+    s = build_scheduler(opt, _sched({"name": "CosineAnnealingLR", "T_max": 10}))
     assert isinstance(s["scheduler"], torch.optim.lr_scheduler.CosineAnnealingLR)
     s = build_scheduler(
         opt,
-        {
-            "name": ["LinearLR", "CosineAnnealingLR"],
-            "0": {"start_factor": 0.1, "total_iters": 2},
-            "1": {"T_max": 5},
-            "milestones": [2],
-        },
+        _sched(
+            {
+                "name": ["LinearLR", "CosineAnnealingLR"],
+                "0": {"start_factor": 0.1, "total_iters": 2},
+                "1": {"T_max": 5},
+                "milestones": [2],
+            }
+        ),
     )
     assert isinstance(s["scheduler"], torch.optim.lr_scheduler.SequentialLR)
     with pytest.raises(ConfigError, match="CosineAnnealingLR"):
-        build_scheduler(opt, {"name": "CosineAnealingLR"})
+        build_scheduler(opt, _sched({"name": "CosineAnealingLR"}))
 
 
 def test_logger_factory(tmp_path):
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    assert build_logger({"logger_type": None}, tmp_path) is None
-    lg = build_logger({"logger_type": "CSVLogger", "name": "x", "save_dir": "./logs"}, tmp_path)
+    assert build_logger(_log({"logger_type": None}), tmp_path) is None
+    lg = build_logger(
+        _log({"logger_type": "CSVLogger", "name": "x", "save_dir": "./logs"}), tmp_path
+    )
     assert isinstance(lg, CSVLogger) and Path(lg.save_dir) == tmp_path / "logs"
     try:
         import tensorboard  # noqa: F401
 
-        lg = build_logger({"logger_type": "TensorBoardLogger", "name": "x"}, tmp_path)
+        lg = build_logger(_log({"logger_type": "TensorBoardLogger", "name": "x"}), tmp_path)
         assert isinstance(lg, TensorBoardLogger)
     except ImportError:  # not installed: a clear config error instead of a crash
         with pytest.raises(ConfigError, match="TensorBoardLogger"):
-            build_logger({"logger_type": "TensorBoardLogger", "name": "x"}, tmp_path)
+            build_logger(_log({"logger_type": "TensorBoardLogger", "name": "x"}), tmp_path)
     with pytest.raises(ConfigError, match="CSVLogger"):
-        build_logger({"logger_type": "CsvLogger"}, tmp_path)
+        load_dreem_config({"logging": {"logger_type": "CsvLogger"}})
 
 
 @pytest.mark.slow
 def test_mlflow_logger_defaults_to_sqlite_in_out_dir(tmp_path):
-    lg = build_logger({"logger_type": "MLFlowLogger", "name": "exp"}, tmp_path)
+    lg = build_logger(_log({"logger_type": "MLFlowLogger", "name": "exp"}), tmp_path)
     assert lg._tracking_uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
 
 
@@ -175,31 +193,30 @@ def shards(tmp_path_factory):
 
 
 def tiny_cfg(max_epochs=1, **over):
-    from dreem.config import default_dreem_config
-
-    cfg = default_dreem_config()
-    cfg["model"].update(d_model=32, nhead=1)
-    cfg["model"]["encoder_cfg"].update(model_name="test_resnet", in_chans=3)
-    cfg["dataset"]["train_dataset"].update(clip_length=4, augmentations=None)
-    cfg["trainer"].update(
-        max_epochs=max_epochs, enable_progress_bar=False, enable_model_summary=False
-    )
-    cfg["checkpointing"]["save_top_k"] = 1
-    cfg["optimizer"]["lr"] = 1e-3
-    for k, v in over.items():
-        cfg[k].update(v) if isinstance(v, dict) else cfg.__setitem__(k, v)
-    return cfg
+    data = {
+        "model": {"d_model": 32, "nhead": 1, "encoder_cfg": {"model_name": "test_resnet"}},
+        "dataset": {"train_dataset": {"clip_length": 4, "augmentations": None}},
+        "trainer": {
+            "max_epochs": max_epochs,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        },
+        "checkpointing": {"save_top_k": 1},
+        "optimizer": {"lr": 1e-3},
+    }
+    data.update(over)
+    return load_dreem_config(data)
 
 
 def test_train_writes_outputs_and_checkpoint_rebuilds_model(shards, tmp_path):
     import pandas as pd
 
-    from dreem.training.module import load_model_from_checkpoint
+    from dreem.models.checkpoint import load_model_from_checkpoint
     from dreem.training.train import train_model
 
     train, val = shards
     cfg = tiny_cfg(runner={"metrics": {"train": [], "val": ["num_switches"], "test": []}})
-    cfg["checkpointing"]["monitor"] = ["val_loss", "val_num_switches"]
+    cfg.checkpointing.monitor = ["val_loss", "val_num_switches"]
     res = train_model(cfg, train, val, tmp_path, seed=1)
     for name in ("best.ckpt", "last.ckpt", "metrics.csv", "config.yaml"):
         assert (tmp_path / name).is_file(), name
@@ -209,7 +226,7 @@ def test_train_writes_outputs_and_checkpoint_rebuilds_model(shards, tmp_path):
     assert len(df) == 1 and df["val_num_switches"].notna().all()
 
     model, cfg2 = load_model_from_checkpoint(tmp_path / "last.ckpt")
-    assert cfg2["model"]["d_model"] == 32 and cfg2["seed"] == 1
+    assert cfg2.model.d_model == 32 and cfg2.seed == 1
     state = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=False)
     for k, v in model.state_dict().items():
         assert torch.equal(v, state["state_dict"]["model." + k]), k
@@ -241,8 +258,8 @@ def test_finetune_from_ckpt_path(shards, tmp_path):
     train, val = shards
     first = train_model(tiny_cfg(max_epochs=1), train, [], tmp_path / "a", seed=0)
     cfg = tiny_cfg(max_epochs=1)
-    cfg["model"]["ckpt_path"] = str(first["last_ckpt"])
-    cfg["model"]["d_model"] = 64
+    cfg.model.ckpt_path = str(first["last_ckpt"])
+    cfg.model.d_model = 64
     with pytest.raises(ConfigError, match="ckpt_path"):
         train_model(cfg, train, [], tmp_path / "b", seed=0)
 
@@ -252,13 +269,13 @@ def test_bf16_mixed_training_runs(shards, tmp_path):
 
     train, _ = shards
     cfg = tiny_cfg(max_epochs=1)
-    cfg["trainer"]["precision"] = "bf16-mixed"
+    cfg.trainer.precision = "bf16-mixed"
     res = train_model(cfg, train, [], tmp_path, seed=0)
     assert res["epochs"] == 1 and (tmp_path / "best.ckpt").is_file()
 
 
 def test_load_model_rejects_non_checkpoint(tmp_path):
-    from dreem.training.module import load_model_from_checkpoint
+    from dreem.models.checkpoint import load_model_from_checkpoint
     from dreem.utils.errors import InputDataError
 
     bad = tmp_path / "x.ckpt"

@@ -104,8 +104,9 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
 def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
     import pandas as pd
 
-    out = tmp_path / "model"
-    cmd = [*_dreem_cmd(), "train", str(config), "-o", str(out)]
+    root = tmp_path / "model"
+    cmd = [*_dreem_cmd(), "train", str(config), "-o", str(root), "--name", "m"]
+    out = root / "models" / "m" / "train"  # the training run's folder
     log1, log2 = tmp_path / "run1.log", tmp_path / "run2.log"
 
     with log1.open("w") as log:
@@ -125,8 +126,9 @@ def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
     assert killed_epoch < MAX_EPOCHS - 1 and steps_per_epoch == N_FRAMES // CLIP_LENGTH
     for name in ("best.ckpt", "last.ckpt", "metrics.csv"):
         assert not (out / name).exists(), f"{name} exists after a kill"
-    left = {"checkpoints", "config.yaml", "datasets", "logs", "resume-fingerprint.txt"}
+    left = {"checkpoints", "config.yaml", "logs", "resume-fingerprint.txt"}
     assert {p.name for p in out.iterdir()} == left
+    assert not (root / "models" / "m" / "best.ckpt").exists()
 
     with log2.open("w") as log:
         rerun = subprocess.run(
@@ -145,9 +147,17 @@ def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
     df = pd.read_csv(out / "metrics.csv")
     assert df["epoch"].tolist() == list(range(MAX_EPOCHS))
     assert df["train_loss"].notna().all() and df["val_loss"].notna().all()
-    assert (out / "best.ckpt").is_file()
+    assert (out / "best.ckpt").is_file() and (root / "models" / "m" / "best.ckpt").is_file()
     # Two CSV logger versions: the killed run's and the resumed run's.
     versions = sorted(p.parent.name for p in out.glob("logs/csv/version_*/metrics.csv"))
     assert len(versions) == 2, versions
     resumed = pd.read_csv(out / "logs" / "csv" / versions[1] / "metrics.csv")
     assert resumed["epoch"].dropna().min() == killed_epoch + 1
+
+    # a forced rerun of a finished run trains afresh (resume is for interrupted runs only)
+    again = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert "Restored all states" not in again.stdout + again.stderr
+    assert _ckpt(out / "last.ckpt")["global_step"] == MAX_EPOCHS * steps_per_epoch
+    assert len(list(out.glob("logs/csv/version_*/metrics.csv"))) == 1  # a fresh log
+    assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == list(range(MAX_EPOCHS))

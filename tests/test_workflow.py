@@ -223,9 +223,9 @@ def test_default_config_is_valid() -> None:
         loaded = load_pipeline_config(cfg)
     finally:
         os.chdir(old)
-    assert loaded["demo"]["enabled"] is True
-    assert set(loaded["evaluate"]["models"]) == {"gtr", "baseline"}
-    assert {"animals_test", "cells_test"} <= set(loaded["evaluate"]["datasets"])
+    assert loaded.demo.enabled is True
+    assert set(loaded.evaluate.models) == {"gtr", "baseline"}
+    assert {"animals_test", "cells_test"} <= set(loaded.evaluate.datasets)
 
 
 def test_conda_env_parses() -> None:
@@ -233,7 +233,7 @@ def test_conda_env_parses() -> None:
     deps = env["dependencies"]
     assert "python=3.11" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    assert "--editable ${DREEM_PIPELINE_ROOT}[slurm]" in pip
+    assert "--editable ${DREEM_PIPELINE_ROOT}[workflow]" in pip
     common = (REPO / "workflow/rules/common.smk").read_text()
     assert 'os.environ.setdefault("DREEM_PIPELINE_ROOT"' in common
 
@@ -300,17 +300,17 @@ def test_tiny_run_outputs(tiny: Path) -> None:
 
     for name in ("metrics.csv", "metrics.png", "report.html"):
         assert out(tiny, "summary", name).stat().st_size > 0
+    assert out(tiny, "models", "gtr", "best.ckpt").stat().st_size > 0
     for name in ("best.ckpt", "last.ckpt", "metrics.csv", "config.yaml", "curves.png"):
-        assert out(tiny, "models", "gtr", name).stat().st_size > 0
-    assert len(list(out(tiny, "summary", "videos").rglob("*.mp4"))) == 2
+        assert out(tiny, "models", "gtr", "train", name).stat().st_size > 0
+    assert len(list(out(tiny, "videos").rglob("*.mp4"))) == 4  # 2 models x 2 datasets
 
     videos = {"a_test": "test_00", "c_test": "01"}
     for model in ("gtr", "baseline"):
         for ds, vid in videos.items():
             tracks = pd.read_parquet(out(tiny, "tracks", model, ds, f"{vid}.parquet"))
-            shard = read_shard(
-                out(tiny, "datasets", ds, "crops", f"{vid}.parquet"), with_crops=False
-            )
+            (shard_path,) = out(tiny, "datasets", ds, "crops").glob(f"*/{vid}.parquet")
+            shard = read_shard(shard_path, with_crops=False)
             want = sorted(zip(shard.frame_idx.tolist(), shard.instance_idx.tolist(), strict=True))
             got = sorted(zip(tracks.frame_idx.tolist(), tracks.instance_idx.tolist(), strict=True))
             assert got == want, f"{model}/{ds}: every shard instance exactly once"
@@ -338,6 +338,94 @@ def test_tiny_run_outputs(tiny: Path) -> None:
     assert set(summary.model) >= {"gtr", "baseline"}
     assert set(summary.dataset) >= {"a_test", "c_test"}
     assert out(tiny, "logs", "train", "gtr.log").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_cli_train_equals_pipeline_train(tiny: Path, tmp_path: Path) -> None:
+    """`dreem train` on a DREEM config holding the same data makes the same plan decisions
+    and the same checkpoint as the pipeline's train job."""
+    import torch
+
+    from dreem.config.pipeline import load_pipeline_config
+    from dreem.pipeline.plan import Plan
+    from dreem.stages import train_plan_config
+
+    demo = tiny / "demo data" / "animals"
+    crop = {"crop_size": 32, "anchors": "thorax"}
+    dreem = copy.deepcopy(TINY_DREEM)
+    dreem["seed"] = 0  # the tiny pipeline's seed
+    dreem["dataset"]["train_dataset"].update(dir={"path": str(demo / "train")}, **crop)
+    dreem["dataset"]["val_dataset"].update(dir={"path": str(demo / "val")}, **crop)
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(yaml.safe_dump(dreem))
+    cli = Plan(load_pipeline_config(train_plan_config(cfg, tmp_path / "cli", name="gtr")))
+    old = Path.cwd()
+    os.chdir(tiny)
+    try:
+        pipe = Plan(load_pipeline_config(tiny / "config.yaml"))
+    finally:
+        os.chdir(old)
+    assert cli.train_params("gtr") == pipe.train_params("gtr")
+    assert cli.train_crop("gtr") == pipe.train_crop("gtr")
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dreem.cli import main; main()",
+            "train",
+            str(cfg),
+            "-o",
+            str(tmp_path / "cli"),
+            "--name",
+            "gtr",
+        ],
+        capture_output=True,
+        text=True,
+        env=smk_env(),
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def weights(path: Path) -> dict:
+        return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+    a = weights(tmp_path / "cli" / "models" / "gtr" / "train" / "best.ckpt")
+    b = weights(out(tiny, "models", "gtr", "train", "best.ckpt"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.slow
+def test_cli_eval_reproduces_pipeline_metrics(tiny: Path, tmp_path: Path) -> None:
+    """`dreem eval DIR -m best.ckpt` tracks with the checkpoint's crops and tracker: the
+    metrics equal the pipeline's for that checkpoint."""
+    ckpt = out(tiny, "models", "gtr", "best.ckpt")
+    data = tiny / "demo data" / "animals" / "test"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dreem.cli import main; main()",
+            "eval",
+            str(data),
+            "-m",
+            f"gtr={ckpt}",
+            "-o",
+            str(tmp_path / "eval"),
+        ],
+        capture_output=True,
+        text=True,
+        env=smk_env(),
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cli = pd.read_csv(tmp_path / "eval" / "metrics" / "gtr" / "test" / "test_00.csv")
+    pipe = pd.read_csv(out(tiny, "metrics", "gtr", "a_test", "test_00.csv"))
+    a = cli.set_index("metric").value.reindex(METRICS)
+    b = pipe.set_index("metric").value.reindex(METRICS)
+    pd.testing.assert_series_equal(a, b)
 
 
 # --------------------------------------------------------------------------- rerun matrix
@@ -368,7 +456,34 @@ def test_rerun_tracker_edit(tiny: Path) -> None:
     dreem = copy.deepcopy(TINY_DREEM)
     dreem["tracker"]["window_size"] = 3
     cfg = write_config(tiny, "tracker edit", tiny_config(tiny), dreem)
-    assert planned(tiny, cfg) == {"track": 2, "evaluate": 2, "render": 2, "aggregate": 1, "all": 1}
+    # no validation tracking: training does not depend on the tracker; the published
+    # checkpoint records it, and tracking onward reruns
+    assert planned(tiny, cfg) == {
+        "publish": 1,
+        "track": 2,
+        "evaluate": 2,
+        "render": 2,
+        "aggregate": 1,
+        "all": 1,
+    }
+
+
+@pytest.mark.slow
+def test_rerun_tracker_edit_with_validation_tracking(tiny: Path) -> None:
+    """When best.ckpt is chosen by a validation tracking metric, a tracker edit retrains."""
+    dreem = copy.deepcopy(TINY_DREEM)
+    dreem["runner"] = {"metrics": {"val": ["num_switches"]}}
+    dreem["checkpointing"] = {"monitor": ["val_num_switches"]}
+    base = write_config(tiny, "val tracking", tiny_config(tiny), dreem)
+    assert planned(tiny, base).get("train") == 1  # a different training run
+    dreem["tracker"]["window_size"] = 3
+    cfg = write_config(tiny, "val tracking edit", tiny_config(tiny), dreem)
+    from dreem.config.pipeline import load_pipeline_config
+    from dreem.pipeline.plan import Plan
+
+    a, b = Plan(load_pipeline_config(base)), Plan(load_pipeline_config(cfg))
+    assert a.train_params("gtr") != b.train_params("gtr")
+    assert a.train_params("gtr")["cfg"]["tracker"]["window_size"] == 4
 
 
 @pytest.mark.slow
@@ -376,7 +491,7 @@ def test_rerun_baseline_tracker_edit(tiny: Path) -> None:
     cfg = tiny_config(tiny)
     cfg["models"]["baseline"]["max_center_dist"] = 7.5
     path = write_config(tiny, "baseline edit", cfg)
-    assert planned(tiny, path) == {"track": 2, "evaluate": 2, "aggregate": 1, "all": 1}
+    assert planned(tiny, path) == {"track": 2, "evaluate": 2, "render": 2, "aggregate": 1, "all": 1}
 
 
 @pytest.mark.slow
@@ -386,6 +501,7 @@ def test_rerun_optimizer_edit(tiny: Path) -> None:
     cfg = write_config(tiny, "optimizer edit", tiny_config(tiny), dreem)
     assert planned(tiny, cfg) == {
         "train": 1,
+        "publish": 1,
         "track": 2,
         "evaluate": 2,
         "render": 2,
@@ -403,7 +519,7 @@ def test_rerun_crop_edit(tiny: Path) -> None:
         "extract": 1,
         "track": 2,
         "evaluate": 2,
-        "render": 1,
+        "render": 2,
         "aggregate": 1,
         "all": 1,
     }
@@ -413,6 +529,7 @@ def test_rerun_crop_edit(tiny: Path) -> None:
     assert planned(tiny, path) == {
         "extract": 1,
         "train": 1,
+        "publish": 1,
         "track": 2,
         "evaluate": 2,
         "render": 2,
@@ -460,7 +577,7 @@ def test_rerun_added_dataset(tiny: Path) -> None:
         "extract": 1,
         "track": 2,
         "evaluate": 2,
-        "render": 1,
+        "render": 2,
         "aggregate": 1,
         "all": 1,
     }
@@ -496,7 +613,7 @@ def test_twenty_datasets_dry_run_fast(tiny: Path) -> None:
     jobs = planned(tiny, path)
     elapsed = time.monotonic() - t0
     assert jobs["discover"] == 20 and jobs["extract"] == 20
-    assert jobs["track"] == 40 and jobs["evaluate"] == 40 and jobs["render"] == 20
+    assert jobs["track"] == 40 and jobs["evaluate"] == 40 and jobs["render"] == 40
     assert elapsed < 30, f"dry-run of 20 datasets took {elapsed:.1f} s"
     outs = planned_outputs(tiny, path)
     assert out(tiny, "tracks", "gtr", "ds00", "test_00.parquet").parent.parent.name == "gtr"
@@ -534,9 +651,13 @@ def test_added_video_reruns_only_it(tiny: Path, tmp_path: Path) -> None:
         "aggregate": 1,
         "all": 1,
     }
-    outs = planned_outputs(tmp_path, path)
-    assert out(tmp_path, "datasets", "mine", "crops", "second.parquet") in outs
-    assert out(tmp_path, "datasets", "mine", "crops", "first.parquet") not in outs
+    outs = {
+        p.relative_to(out(tmp_path, "datasets")).as_posix()
+        for p in planned_outputs(tmp_path, path)
+        if "crops" in p.parts
+    }
+    assert any(p.startswith("mine/crops/") and p.endswith("/second.parquet") for p in outs)
+    assert not any(p.endswith("/first.parquet") for p in outs)
 
 
 # --------------------------------------------------------------------------- faults
@@ -599,7 +720,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
         and f not in redo
         and f.suffix in (".parquet", ".csv")
     }
-    assert any(f.parent.name == "crops" for f in kept), "a completed extract must be kept"
+    assert any(f.parent.parent.name == "crops" for f in kept), "a completed extract must be kept"
     run_smk(root, path)
     assert out(root, "summary", "report.html").is_file()
     for f, mtime in kept.items():

@@ -1,162 +1,211 @@
-"""The Snakemake pipeline config: schema, validation with cross-references, JSON Schema export.
+"""The pipeline config (what Snakemake and ``dreem config validate`` read), typed.
 
-Shape (see docs/architecture.md, "Configs")::
+Shape (docs/architecture.md, "Configs")::
 
     seed: 42
     output_dir: results
     demo: {enabled: true, out_dir: demo_data, animals: {...}, cells: {...}}
-    datasets: {name: <DREEM dataset section keys>}
+    datasets: {name: <DREEM dataset section>}
     models:
       gtr: {config: config/dreem_train.yaml, train: [a], val: [b], overrides: {...}}
-      baseline: {baseline: centroid, max_center_dist: 50}
-    evaluate: {datasets: [...], models: [...], metrics: [...]}
+      baseline: {baseline: centroid}          # or motion; other keys: tracker settings
+    evaluate: {datasets: [...], models: [...], metrics: [...], ground_truth: {...}}
 
-Dataset specs are validated but not defaulted: a missing extraction key falls back to the
-model config's ``dataset.train_dataset`` (then to the DREEM defaults) downstream.
+Dataset specs keep track of the keys actually given (``DatasetSection.given()``): crop
+settings a spec leaves out come from the model config (``dreem.pipeline``).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from dreem.config.jsonschema import node_schema
-from dreem.config.nodes import Key, MapOf, Section
-from dreem.config.schema import TRACKER, dataset_section
-from dreem.config.validate import (
-    _INVALID,
-    check,
-    check_dataset_spec,
-    fill_defaults,
-    join,
-    normalise_metrics,
-    raise_errors,
-    suggest,
-)
+from pydantic import BeforeValidator, PrivateAttr, ValidationError
+
+from dreem.config.base import Section
+from dreem.config.checks import dataset_errors
+from dreem.config.data import DatasetSection
+from dreem.config.dreem import DreemConfig
+from dreem.config.errors import messages, raise_errors, suggest
+from dreem.config.metrics import MetricList
+from dreem.config.tracker import TrackerConfig
+from dreem.config.types import Bool, Int, OptMapping, OptNumber, Str, StrList, doc, fail, one_of
 from dreem.utils.errors import ConfigError
 
 NAME_PATTERN = r"[A-Za-z0-9_.-]+"
-BASELINES = ("centroid",)
-
-DATASET_SPEC = Section(
-    dataset_section("train", augment=False, default_null=False).keys,
-    doc="a dataset: DREEM dataset-section keys (dir / slp_files / raw_images / videos ...)",
-)
-
-TRAINED_MODEL = Section(
-    {
-        "config": Key(("str",), None, "path of the DREEM training config (required)"),
-        "train": Key(("list", "str"), [], "dataset names to train on (required)", items=("str",)),
-        "val": Key(("list", "str"), [], "dataset names to validate on", items=("str",)),
-        "overrides": Key(
-            ("dict", "list", "null"), {}, "overrides of the DREEM config (nested or a.b=c)"
-        ),
-    },
-    doc="a trained GTR model",
-)
-
-BASELINE_MODEL = Section(
-    {
-        "baseline": Key(("str",), "centroid", "baseline linker", choices=BASELINES),
-        **{k: v for k, v in TRACKER.keys.items()},
-    },
-    doc="a baseline tracker (no training); other keys are tracker settings",
-)
-
-DEMO = Section(
-    {
-        "enabled": Key(("bool",), False, "generate the synthetic demo data"),
-        "out_dir": Key(("str",), "demo_data", "where demo data is written"),
-        "animals": Key(("dict", "null"), {}, "animal demo generator settings"),
-        "cells": Key(("dict", "null"), {}, "cell demo generator settings"),
-    },
-    doc="synthetic demo data",
-)
-
-EVALUATE = Section(
-    {
-        "datasets": Key(("list",), [], "dataset names to track and evaluate", items=("str",)),
-        "models": Key(("list",), [], "model names to evaluate", items=("str",)),
-        "metrics": Key(
-            ("list", "null"), None, "metric names; null = the evaluation default", items=("str",)
-        ),
-        "render": Key(
-            ("bool",), False, "render one video per evaluated dataset (first trained model)"
-        ),
-        "ground_truth": Key(
-            ("dict", "null"),
-            None,
-            "detection-level evaluation: evaluated dataset -> dataset holding its ground "
-            "truth (same video ids); null = identity-only on the dataset's own labels",
-        ),
-        "match": Key(
-            ("str",),
-            "centroid",
-            "detection matching for ground_truth datasets: centroid distance or box iou",
-            choices=("centroid", "iou"),
-        ),
-        "threshold": Key(
-            ("int", "float", "null"),
-            None,
-            "match threshold: pixels for centroid (default 10), IoU for iou (default 0.5)",
-        ),
-    },
-    doc="what to evaluate",
-)
-
-PIPELINE_SCHEMA = Section(
-    {
-        "seed": Key(("int",), 42, "seed for every stage"),
-        "output_dir": Key(("str",), "results", "root of all pipeline outputs"),
-        "demo": DEMO,
-        "datasets": MapOf(
-            DATASET_SPEC, doc="name → dataset", default={}, name_pattern=NAME_PATTERN
-        ),
-        "models": MapOf(Key(("dict",)), doc="name → model", default={}, name_pattern=NAME_PATTERN),
-        "evaluate": EVALUATE,
-    },
-    doc="dreem-pipeline config",
-)
-
-_SOURCES = ("dir", "slp_files", "raw_images", "videos")
+BASELINES = ("centroid", "motion")
 
 
-def _check_model(
-    name: str, spec: dict, datasets: Mapping, base_dir: Path | None, errors: list[str]
-) -> dict | None:
+def _overrides(value: Any) -> Any:
+    if value is None:
+        return {}
+    if isinstance(value, dict | list):
+        return value
+    raise fail(f"expected a mapping or a list of 'a.b=value' strings, got {value!r}")
+
+
+def _name_map(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return {str(k): v for k, v in value.items()}
+    raise fail(f"expected a mapping of dataset name to dataset name, got {value!r}")
+
+
+Overrides = Annotated[dict | list, BeforeValidator(_overrides)]
+NameMap = Annotated[dict[str, str] | None, BeforeValidator(_name_map)]
+
+
+class TrainedModel(Section):
+    """A GTR model trained by the pipeline from a DREEM config."""
+
+    config: Str = doc(..., "path of the DREEM training config (relative: to this file)")
+    train: StrList = doc(..., "dataset names to train on")
+    val: StrList = doc([], "dataset names to validate on (checkpoint choice)")
+    overrides: Overrides = doc({}, "overrides of the DREEM config (mapping or a.b=value list)")
+    _dreem: DreemConfig | None = PrivateAttr(default=None)
+
+    @property
+    def dreem(self) -> DreemConfig:
+        """The model's DREEM config, loaded and validated (with ``overrides``)."""
+        if self._dreem is None:
+            from dreem.config.load import load_dreem_config
+
+            self._dreem = load_dreem_config(self.config, self.overrides)
+        return self._dreem
+
+
+class CheckpointModel(Section):
+    """A model trained before (elsewhere or by an earlier run), given as its checkpoint.
+
+    It tracks with the crop settings and tracker section stored in the checkpoint; keys
+    under ``tracker`` replace the stored tracker keys.
+    """
+
+    checkpoint: Str = doc(..., "path of the .ckpt file (relative: to this file)")
+    tracker: OptMapping = doc({}, "tracker keys that replace the checkpoint's own")
+
+
+class BaselineModel(TrackerConfig):
+    """A linker that needs no training; the other keys are tracker settings it uses."""
+
+    baseline: Annotated[Literal["centroid", "motion"], one_of(BASELINES)] = doc(
+        "centroid", "centroid: nearest last position; motion: nearest predicted position"
+    )
+
+
+ModelSpec = TrainedModel | CheckpointModel | BaselineModel
+
+
+class DemoConfig(Section):
+    """Synthetic demo data generated by the pipeline."""
+
+    enabled: Bool = doc(False, "generate the synthetic demo data")
+    out_dir: Str = doc("demo_data", "where demo data is written")
+    animals: OptMapping = doc({}, "animal generator settings (dreem.synth.demo)")
+    cells: OptMapping = doc({}, "cell generator settings (dreem.synth.demo)")
+
+
+class EvaluateConfig(Section):
+    """What to track and evaluate: every model on every dataset."""
+
+    datasets: StrList = doc([], "dataset names (with ground-truth tracks)")
+    models: StrList = doc([], "model names")
+    metrics: MetricList | None = doc(None, "metric names; null = the default set")
+    render: Bool = doc(False, "render tracked videos for the report")
+    ground_truth: NameMap = doc(
+        None, "detection-level evaluation: evaluated dataset -> its ground-truth dataset"
+    )
+    match: Annotated[Literal["centroid", "iou"], one_of(("centroid", "iou"))] = doc(
+        "centroid", "detection matching for ground_truth datasets: centroid distance or box iou"
+    )
+    threshold: OptNumber = doc(
+        None, "match threshold: pixels for centroid (default 10), IoU for iou (default 0.5)"
+    )
+
+
+class TrackOnlyConfig(Section):
+    """What to track without evaluating (data without ground-truth tracks, e.g. new SLEAP
+    predictions): every model on every dataset."""
+
+    datasets: StrList = doc([], "dataset names to track")
+    models: StrList = doc([], "model names")
+    render: Bool = doc(False, "render the tracked videos (mp4 next to the tracks)")
+
+
+class PipelineConfig(Section):
+    """The dreem-pipeline config."""
+
+    seed: Int = doc(42, "seed of every stage")
+    output_dir: Str = doc("results", "root of all pipeline outputs")
+    demo: DemoConfig = doc(DemoConfig(), "synthetic demo data")
+    datasets: dict[str, DatasetSection] = doc({}, "name → dataset (a DREEM dataset section)")
+    models: dict[str, ModelSpec] = doc({}, "name → trained model or baseline")
+    evaluate: EvaluateConfig = doc(EvaluateConfig(), "what to evaluate")
+    track: TrackOnlyConfig = doc(TrackOnlyConfig(), "what to track without evaluating")
+
+
+# ----------------------------------------------------------------------------- loading
+def _model_spec(name: str, raw: Any, base_dir: Path | None, errors: list[str]) -> ModelSpec | None:
     path = f"models.{name}"
-    if "baseline" in spec:
-        extra = [k for k in ("config", "train", "val", "overrides") if k in spec]
+    if not isinstance(raw, Mapping):
+        errors.append(f"{path}: expected a mapping, got {raw!r}")
+        return None
+    kinds = [k for k in ("baseline", "checkpoint", "config") if k in raw]
+    if len(kinds) != 1:
+        what = " and ".join(kinds) if kinds else "none of them"
+        errors.append(
+            f"{path}: give exactly one of 'config' (a DREEM config to train), 'checkpoint' "
+            f"(a trained model) or 'baseline' (centroid|motion); got {what}"
+        )
+        return None
+    cls: type[Section] = {
+        "baseline": BaselineModel,
+        "checkpoint": CheckpointModel,
+        "config": TrainedModel,
+    }[kinds[0]]
+    if cls is not TrainedModel:
+        extra = [k for k in ("train", "val", "overrides") if k in raw]
         if extra:
-            errors.append(f"{path}: a baseline takes no {', '.join(extra)}")
+            errors.append(f"{path}: a {kinds[0]} model takes no {', '.join(extra)}")
             return None
-        out = check(BASELINE_MODEL, spec, path, errors)
-        return None if out is _INVALID else out
-    if "config" not in spec:
-        errors.append(f"{path}: needs 'config' (a DREEM config) or 'baseline: centroid'")
+    try:
+        spec = cls.model_validate(dict(raw))
+    except ValidationError as err:
+        errors.extend(messages(err, cls, prefix=path))
         return None
-    out = check(TRAINED_MODEL, spec, path, errors)
-    if out is _INVALID:
-        return None
-    out = fill_defaults(TRAINED_MODEL, out)
-    for split in ("train", "val"):
-        names = [out[split]] if isinstance(out[split], str) else out[split]
-        out[split] = names
-        for i, ds in enumerate(names):
-            if ds not in datasets:
-                errors.append(f"{path}.{split}[{i}]: unknown dataset {ds!r}{suggest(ds, datasets)}")
-    if not out["train"]:
-        errors.append(f"{path}.train: list at least one dataset to train on")
-    if "config" in out:
-        cfg_path = _find(out["config"], base_dir)
+    if isinstance(spec, CheckpointModel):
+        ckpt = _find(spec.checkpoint, base_dir)
+        if not ckpt.is_file():
+            errors.append(f"{path}.checkpoint: file not found: {spec.checkpoint}")
+            return None
+        spec.checkpoint = str(ckpt)
+        if spec.tracker:
+            try:
+                TrackerConfig.model_validate(spec.tracker)
+            except ValidationError as err:
+                errors.extend(messages(err, TrackerConfig, prefix=f"{path}.tracker"))
+                return None
+    if isinstance(spec, TrainedModel):
+        if not spec.train:
+            errors.append(f"{path}.train: list at least one dataset to train on")
+        cfg_path = _find(spec.config, base_dir)
         if not cfg_path.is_file():
-            errors.append(f"{path}.config: file not found: {out['config']}")
-        else:
-            out["config"] = str(cfg_path)
-            _check_model_config(cfg_path, out["overrides"], errors)
-    return out
+            errors.append(f"{path}.config: file not found: {spec.config}")
+            return None
+        spec.config = str(cfg_path)
+        try:
+            spec.dreem  # noqa: B018 - loads and validates the DREEM config
+        except ConfigError as err:
+            errors.extend(
+                e if e.startswith(str(cfg_path)) else f"{cfg_path}: {e}"
+                for e in getattr(err, "errors", [str(err)])
+            )
+            return None
+    return spec
 
 
 def _find(p: str, base_dir: Path | None) -> Path:
@@ -168,78 +217,111 @@ def _find(p: str, base_dir: Path | None) -> Path:
     return path
 
 
-def _check_model_config(cfg_path: Path, overrides: Any, errors: list[str]) -> None:
-    from dreem.config import load_dreem_config
+def _refs(key: str, names: Any, known: Mapping, what: str) -> list[str]:
+    if not isinstance(names, list):
+        return []
+    return [
+        f"{key}[{i}]: unknown {what} {n!r}{suggest(n, known)}"
+        for i, n in enumerate(names)
+        if n not in known
+    ]
 
+
+def cross_references(data: Mapping) -> list[str]:
+    """Names that must refer to datasets/models of the config (checked on the raw data, so
+    they are reported together with every other problem)."""
+    errors: list[str] = []
+    datasets = dict.fromkeys(str(d) for d in (data.get("datasets") or {}))
+    models = data.get("models") or {}
+    for kind, names in (("datasets", datasets), ("models", models)):
+        for name in names:
+            if not re.fullmatch(NAME_PATTERN, str(name)):
+                errors.append(f"{kind}.{name}: name must match {NAME_PATTERN}")
+    for name, spec in models.items():
+        if isinstance(spec, Mapping) and "config" in spec:
+            for split in ("train", "val"):
+                names = spec.get(split)
+                names = [names] if isinstance(names, str) else names
+                errors += _refs(f"models.{name}.{split}", names, datasets, "dataset")
+    for section in ("evaluate", "track"):
+        sec = data.get(section) or {}
+        if isinstance(sec, Mapping):
+            for key, known, what in (
+                ("datasets", datasets, "dataset"),
+                ("models", models, "model"),
+            ):
+                names = sec.get(key)
+                names = [names] if isinstance(names, str) else names
+                errors += _refs(f"{section}.{key}", names, known, what)
+    gt = (
+        (data.get("evaluate") or {}).get("ground_truth")
+        if isinstance(data.get("evaluate"), Mapping)
+        else None
+    )
+    for pred, truth in (gt or {}).items() if isinstance(gt, Mapping) else ():
+        for key, n in (("evaluate.ground_truth", pred), (f"evaluate.ground_truth.{pred}", truth)):
+            if n not in datasets:
+                errors.append(f"{key}: unknown dataset {n!r}{suggest(n, datasets)}")
+    return errors
+
+
+def _dataset_spec(name: str, raw: Any, errors: list[str]) -> DatasetSection | None:
+    p = f"datasets.{name}"
     try:
-        load_dreem_config(cfg_path, overrides)
-    except ConfigError as err:
-        sub = getattr(err, "errors", None) or [str(err)]
-        errors.extend(e if e.startswith(str(cfg_path)) else f"{cfg_path}: {e}" for e in sub)
+        spec = DatasetSection.model_validate(raw)
+    except ValidationError as err:
+        errors.extend(messages(err, DatasetSection, prefix=p))
+        return None
+    if not spec.has_source():
+        errors.append(
+            f"{p}: no data source; set dir.path, slp_files/video_files, "
+            "raw_images/gt_images or videos/tracks"
+        )
+    errors.extend(dataset_errors(spec, p))
+    return spec
 
 
-def _check_refs(key: str, names: list, known: Mapping, errors: list[str], what: str) -> None:
-    for i, name in enumerate(names):
-        if name not in known:
-            errors.append(f"{key}[{i}]: unknown {what} {name!r}{suggest(name, known)}")
-
-
-def load_pipeline_config(source: str | Path | Mapping) -> dict:
-    """Validate a pipeline config (YAML path or dict) and return it with defaults filled.
-
-    Raises one ``ConfigError`` listing every problem with its key path; problems inside a
-    model's DREEM config are prefixed with that file's name.
-    """
-    from dreem.config import read_yaml
+def load_pipeline_config(source: str | Path | Mapping) -> PipelineConfig:
+    """Validate a pipeline config (YAML path or dict): one ``ConfigError`` lists every
+    problem with its key path; problems inside a model's DREEM config name that file."""
+    from dreem.config.yaml_io import read_yaml
 
     if isinstance(source, Mapping):
         data, label, base_dir = copy.deepcopy(dict(source)), None, None
     else:
         data, label, base_dir = read_yaml(source), str(source), Path(source).parent
+    if not data:
+        raise_errors(["config: the pipeline config is empty; it needs datasets and models"], label)
     errors: list[str] = []
-    checked = check(PIPELINE_SCHEMA, data, "", errors)
-    if checked is _INVALID:
-        raise_errors(errors, label)
-    cfg = fill_defaults(PIPELINE_SCHEMA, checked)
-    cfg["datasets"] = datasets = checked.get("datasets") or {}  # specs stay un-defaulted
-    for name, spec in datasets.items():
-        p = join("datasets", name)
-        has_dir = bool((spec.get("dir") or {}).get("path"))
-        if not has_dir and not any(spec.get(k) for k in _SOURCES[1:]):
-            errors.append(
-                f"{p}: no data source; set dir.path, slp_files/video_files, "
-                "raw_images/gt_images or videos/tracks"
-            )
-        check_dataset_spec(spec, p, errors)
-    models = {}
-    for name, spec in (cfg["models"] or {}).items():
-        models[name] = _check_model(name, spec, datasets, base_dir, errors)
-    cfg["models"] = {k: v for k, v in models.items() if v is not None}
-    ev = cfg["evaluate"]
-    _check_refs("evaluate.datasets", ev["datasets"], datasets, errors, "dataset")
-    _check_refs("evaluate.models", ev["models"], models, errors, "model")
-    if ev["metrics"] is not None:
-        ev["metrics"] = normalise_metrics(ev["metrics"], "evaluate.metrics", errors)
-    for pred, gt in (ev.get("ground_truth") or {}).items():
-        for key, name in (("evaluate.ground_truth", pred), (f"evaluate.ground_truth.{pred}", gt)):
-            if name not in datasets:
-                errors.append(f"{key}: unknown dataset {name!r}{suggest(str(name), datasets)}")
+    parts = {}
+    for key in ("datasets", "models"):
+        parts[key] = data.pop(key, None) or {}
+        if not isinstance(parts[key], Mapping):
+            errors.append(f"{key}: expected a mapping of names, got {parts[key]!r}")
+            parts[key] = {}
+    errors += cross_references({**data, **parts})
+    cfg = None
+    try:
+        cfg = PipelineConfig.model_validate(data)
+    except ValidationError as err:
+        errors += messages(err, PipelineConfig)
+    datasets = {str(n): _dataset_spec(str(n), raw, errors) for n, raw in parts["datasets"].items()}
+    models = {
+        str(n): _model_spec(str(n), raw, base_dir, errors) for n, raw in parts["models"].items()
+    }
+    if not parts["datasets"]:
+        errors.append("datasets: no datasets defined")
     raise_errors(errors, label)
+    assert cfg is not None
+    cfg.datasets = {n: d for n, d in datasets.items() if d is not None}
+    cfg.models = {n: m for n, m in models.items() if m is not None}
     return cfg
 
 
 def pipeline_json_schema() -> dict:
-    """JSON Schema of the pipeline config (for ``workflow/schemas/config.schema.yaml``).
+    """JSON Schema of the pipeline config (``workflow/schemas/config.schema.yaml``).
 
-    Dataset specs carry no defaults (so Snakemake's ``validate`` does not fill them in);
-    cross-references and model config files are checked only by ``load_pipeline_config``.
+    Cross-references and model config files are checked only by ``load_pipeline_config``.
     """
-    out = node_schema(PIPELINE_SCHEMA)
-    out["properties"]["datasets"]["additionalProperties"] = node_schema(DATASET_SPEC, False)
-    trained = node_schema(TRAINED_MODEL)
-    trained["required"] = ["config", "train"]
-    baseline = node_schema(BASELINE_MODEL, False)
-    baseline["required"] = ["baseline"]
-    out["properties"]["models"]["additionalProperties"] = {"oneOf": [trained, baseline]}
-    out["required"] = ["datasets", "models"]
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **out}
+    schema = PipelineConfig.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -7,18 +7,17 @@ held in memory, so DataLoader workers (forked) share them and never re-read file
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from dreem.config.data import DatasetSection
 from dreem.data.augment import build_augmentations
 from dreem.data.clips import ChunkRef, make_chunks
 from dreem.utils.errors import ConfigError, InputDataError
-
-MODES = ("train", "val", "test")
 
 
 @dataclass
@@ -98,31 +97,32 @@ class ClipDataset(torch.utils.data.Dataset):
     def __init__(
         self,
         shard_paths: Sequence[Path],
-        clip_length: int = 32,
-        chunk: bool = True,
-        n_chunks: float | int = 1.0,
-        seed: int = 0,
-        mode: str = "train",
-        augmentations: Mapping | None = None,
+        section: DatasetSection,
+        seed: int,
         require_tracks: bool = True,
-        max_batching_gap: int = 15,
     ):
-        if mode not in MODES:
-            raise ConfigError(f"mode: {mode!r} is not one of {list(MODES)}")
+        """``section``: the validated dataset section (clip_length, chunk, n_chunks, mode,
+        augmentations, max_batching_gap; its ``seed`` wins over ``seed`` when set)."""
+        mode = section.mode
         if not shard_paths:
             raise ConfigError(f"no crop shards given for the {mode} dataset")
         self.mode = mode
+        seed = section.seed if section.seed is not None else seed
         self.seed = int(seed) % 2**63  # numpy seeds must be non-negative
         self.epoch = 0
         self.shards = [_load_shard(Path(p), require_tracks) for p in shard_paths]
-        self.augmenter = build_augmentations(augmentations) if mode == "train" else None
+        self.augmenter = (
+            build_augmentations(section.augmentations, f"dataset.{mode}_dataset.augmentations")
+            if mode == "train"
+            else None
+        )
         self.chunks: list[ChunkRef] = make_chunks(
             [np.unique(s.frame_idx) for s in self.shards],
-            clip_length=int(clip_length),
-            chunk=bool(chunk),
-            n_chunks=n_chunks,
+            clip_length=section.clip_length,
+            chunk=section.chunk,
+            n_chunks=section.n_chunks,
             seed=self.seed,
-            max_batching_gap=int(max_batching_gap),
+            max_batching_gap=section.max_batching_gap,
         )
         if not self.chunks:
             raise InputDataError(

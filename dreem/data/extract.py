@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from dreem.config.data import CropParams
 from dreem.data.filters import (
     cap_predicted,
     dilate_crops,
@@ -48,157 +49,50 @@ from dreem.data.geometry import (
     square_boxes,
 )
 from dreem.utils.atomic import write_text_atomic
-from dreem.utils.errors import ConfigError, InputDataError
+from dreem.utils.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
-EXTRACT_VERSION = 1  # bump when the crop computation changes (invalidates old shards)
-DEFAULT_PARAMS: dict[str, Any] = {
-    "crop_size": 128,
-    "padding": 5,
-    "anchors": "centroid",
-    "handle_missing": "centroid",
-}
-# optional keys: recorded in meta.params only when not at their default (the default)
-OPTIONAL_DEFAULTS: dict[str, Any] = {
-    "use_tight_bbox": False,
-    "apply_mask_to_crop": False,
-    "dilation_radius_px": 0,
-    "max_detection_overlap": 0.0,
-    "max_tracks": None,  # None = no limit (.inf in configs)
-}
-PARAM_KEYS = ("crop_size", "padding", "anchors", "handle_missing", *OPTIONAL_DEFAULTS)
+EXTRACT_VERSION = 2  # bump when the crop computation changes (invalidates old shards)
 ROW_GROUP_BYTES = 8 * 2**20  # crop bytes per Parquet row group (bigger: more RSS, no faster)
 PREFETCH_FRAMES = 4  # frames buffered between pipeline stages (bounds memory)
 
 
-def _int_param(params: Mapping, key: str, minimum: int) -> int:
-    value = params.get(key, DEFAULT_PARAMS.get(key))
-    if isinstance(value, bool) or not isinstance(value, int | np.integer | float):
-        raise ConfigError(f"{key}: expected an int, got {value!r}")
-    if float(value) != int(value) or int(value) < minimum:
-        raise ConfigError(f"{key}: expected an int >= {minimum}, got {value!r}")
-    return int(value)
+def as_crop_params(params: CropParams | Mapping) -> CropParams:
+    """``params`` as validated :class:`CropParams` (a mapping's errors name its keys)."""
+    if isinstance(params, CropParams):
+        return params
+    from pydantic import ValidationError
+
+    from dreem.config.errors import messages, raise_errors
+
+    try:
+        return CropParams.model_validate(dict(params))
+    except ValidationError as err:
+        raise_errors(messages(err, CropParams))
+        raise  # unreachable
 
 
-def _optional_params(params: Mapping) -> dict[str, Any]:
-    """Validated optional keys (all of them, defaults filled in)."""
-    out = dict(OPTIONAL_DEFAULTS)
-    for key in ("use_tight_bbox", "apply_mask_to_crop"):
-        value = params.get(key)
-        if value is not None:
-            if not isinstance(value, bool | np.bool_):
-                raise ConfigError(f"{key}: expected true or false, got {value!r}")
-            out[key] = bool(value)
-    radius = params.get("dilation_radius_px")
-    if radius is not None:
-        if isinstance(radius, bool) or not isinstance(radius, int | float | np.number):
-            raise ConfigError(f"dilation_radius_px: expected a number >= 0, got {radius!r}")
-        if not radius >= 0:
-            raise ConfigError(f"dilation_radius_px: expected a number >= 0, got {radius!r}")
-        out["dilation_radius_px"] = int(radius) if float(radius).is_integer() else float(radius)
-    overlap = params.get("max_detection_overlap")
-    if overlap is not None:
-        if isinstance(overlap, bool) or not isinstance(overlap, int | float | np.number):
-            raise ConfigError(f"max_detection_overlap: expected a number, got {overlap!r}")
-        if not 0 <= overlap <= 1:
-            raise ConfigError(f"max_detection_overlap: expected a value in [0, 1], got {overlap}")
-        out["max_detection_overlap"] = float(overlap)
-    mt = params.get("max_tracks")
-    if mt is not None and not (isinstance(mt, str) and mt.lower() in ("inf", ".inf")):
-        if isinstance(mt, bool) or not isinstance(mt, int | float | np.number):
-            raise ConfigError(f"max_tracks: expected an int >= 1 or null, got {mt!r}")
-        if not mt >= 1:
-            raise ConfigError(f"max_tracks: expected an int >= 1 or null, got {mt!r}")
-        out["max_tracks"] = None if math.isinf(mt) else int(mt)
-    return out
-
-
-def normalize_params(params: Mapping) -> dict[str, Any]:
+def normalize_params(params: CropParams | Mapping) -> dict[str, Any]:
     """The canonical extraction params recorded in ``meta.params`` (compared for staleness).
 
-    Only keys that change the crops are kept; ``seed`` only matters for random (int) anchors
-    and is ``None`` otherwise, so changing the pipeline seed does not re-extract. Optional
-    keys (:data:`OPTIONAL_DEFAULTS`) appear only when set to a non-default value.
+    ``seed`` is kept only for random (int) anchors, so changing the pipeline seed does not
+    re-extract; ``max_tracks`` is ``None`` for no limit (JSON has no infinity).
     """
-    anchors = normalize_anchors(params.get("anchors", DEFAULT_PARAMS["anchors"]))
-    seed = params.get("seed", 0)
-    optional = {k: v for k, v in _optional_params(params).items() if v != OPTIONAL_DEFAULTS[k]}
-    return {
-        "crop_size": _int_param(params, "crop_size", 1),
-        "padding": _int_param(params, "padding", 0),
-        "anchors": anchors,
-        "handle_missing": check_handle_missing(
-            params.get("handle_missing", DEFAULT_PARAMS["handle_missing"])
-        ),
-        "seed": int(seed) if isinstance(anchors, int) and seed is not None else None,
-        "n_anchors": n_anchors_of(anchors),
-        "extract_version": EXTRACT_VERSION,
-        **optional,
-    }
-
-
-def extraction_params(
-    dataset_spec: Mapping | None,
-    defaults: Mapping | None = None,
-    row: Mapping | None = None,
-    key_path: str = "dataset",
-) -> dict[str, Any]:
-    """Pick ``crop_size, padding, anchors, handle_missing, seed`` (and the optional keys of
-    :data:`OPTIONAL_DEFAULTS` where set) for one dataset.
-
-    Order of precedence: ``dataset_spec``, then ``defaults`` (e.g. the model config's
-    ``dataset.train_dataset`` section plus ``seed``), then :data:`DEFAULT_PARAMS`. A list
-    ``crop_size`` or ``dilation_radius_px`` (one per ``dir.path``, as in the reference) is
-    resolved for ``row`` by the
-    directory holding its video or labels; ``key_path`` names the spec in error messages.
-    """
-    spec = dict(dataset_spec or {})
-    dflt = dict(defaults or {})
-    out: dict[str, Any] = {}
-    for key in PARAM_KEYS:
-        if spec.get(key) is not None:
-            out[key] = spec[key]
-        elif dflt.get(key) is not None:
-            out[key] = dflt[key]
-        elif key in DEFAULT_PARAMS:  # optional keys are only passed on when set
-            out[key] = DEFAULT_PARAMS[key]
-    out["seed"] = spec.get("seed", dflt.get("seed", 0))
-    if spec.get("verbose", dflt.get("verbose")):
-        out["verbose"] = True  # logs the stats; not an extraction param (no re-extraction)
-    for key in ("crop_size", "dilation_radius_px"):
-        if isinstance(out.get(key), list | tuple):
-            out[key] = _per_dir_value(out[key], spec, row, f"{key_path}.{key}")
-    for key, default in OPTIONAL_DEFAULTS.items():  # defaults left out: stable params
-        if key in out and not isinstance(out[key], list | tuple):
-            try:
-                value = _optional_params({key: out[key]})[key]
-            except ConfigError as e:
-                raise ConfigError(f"{key_path}.{e}") from e
-            if value == default:
-                del out[key]
+    params = as_crop_params(params)
+    anchors = normalize_anchors(params.anchors)
+    out = params.to_dict()
+    radius = float(out["dilation_radius_px"])
+    out.update(
+        anchors=anchors,
+        handle_missing=check_handle_missing(params.handle_missing),
+        seed=int(params.seed or 0) if isinstance(anchors, int) else None,
+        max_tracks=None if math.isinf(params.max_tracks) else int(params.max_tracks),
+        dilation_radius_px=int(radius) if radius.is_integer() else radius,
+        n_anchors=n_anchors_of(anchors),
+        extract_version=EXTRACT_VERSION,
+    )
     return out
-
-
-def _per_dir_value(values, spec: Mapping, row: Mapping | None, key: str) -> int:
-    values = list(values)
-    if len(values) == 1:
-        return values[0]
-    dirs = (spec.get("dir") or {}).get("path")
-    dirs = [dirs] if isinstance(dirs, str) else list(dirs or [])
-    if len(dirs) != len(values):
-        raise ConfigError(
-            f"{key}: {len(values)} values given but dir.path lists {len(dirs)} directories "
-            "(give one value, or one per directory)"
-        )
-    if row is None:
-        raise ConfigError(f"{key}: a per-directory value needs the video's manifest row")
-    parents = {Path(str(row.get(k, ""))).resolve().parent for k in ("video_path", "labels_path")}
-    parents |= {Path(str(row.get("video_path", ""))).resolve()}  # image-directory videos
-    for d, v in zip(dirs, values, strict=True):
-        if Path(d).resolve() in parents:
-            return v
-    raise ConfigError(f"{key}: none of dir.path {dirs} holds {row.get('video_path')}")
 
 
 def stats_path(out_path: Path) -> Path:
@@ -230,7 +124,11 @@ def _row_str(row: Mapping, key: str, default: str = "") -> str:
 
 
 def extract_video(
-    row: Mapping, params: Mapping, out_path: Path, progress: bool = True
+    row: Mapping,
+    params: CropParams | Mapping,
+    out_path: Path,
+    progress: bool = True,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Write the crop shard of one manifest row to ``out_path``; return its stats.
 
@@ -319,7 +217,7 @@ def extract_video(
         "skipped": False,
     }
     write_text_atomic(stats_path(out_path), json.dumps(stats, indent=2) + "\n")
-    if params.get("verbose"):
+    if verbose:
         log.info("extracted %s: %s", out_path, stats)
     return stats
 
@@ -401,7 +299,7 @@ def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, di
     keep = keep_mask(anchors_xy, norm["handle_missing"])
     dropped["missing"] = int((~keep).sum())
     windows = square_boxes(anchors_xy, norm["crop_size"], norm["padding"])
-    opt = {**OPTIONAL_DEFAULTS, **norm}
+    opt = norm
     masks = [s.mask for s in insts]
     boxes = windows
     if opt["use_tight_bbox"]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dreem.config.metrics import resolve_metrics
 from dreem.evaluation import motmetrics_eval as mme
 from dreem.utils.atomic import atomic_path
 from dreem.utils.errors import ConfigError
@@ -23,15 +24,15 @@ def evaluate_tracks(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return ``(summary, events)`` for a tracks table.
 
-    ``summary``: rows ``metric, value`` (default metrics: ``DEFAULT_METRICS``; any
-    py-motmetrics name, ``"all"``, or ``global_tracking_accuracy``). ``events``: per-frame MOT
+    ``summary``: rows ``metric, value`` for ``metrics`` (names and groups of
+    :mod:`dreem.config.metrics`; ``None`` = the default set). ``events``: per-frame MOT
     events (``type`` MATCH / SWITCH / MISS / FP / …) with the source frame index.
     ``mode="identity"``: ground-truth detections carry both ids (see
     :mod:`dreem.evaluation.motmetrics_eval`); ``mode="detection"``: ``gt`` is a separate
     table (``frame_idx, gt_track_id, centroid_x, centroid_y`` and/or ``bbox_*``) matched per
     frame by ``match`` (``centroid`` distance in pixels or box ``iou``) with ``threshold``.
     """
-    names = mme.check_metrics(metrics)
+    names = resolve_metrics(metrics, "evaluate.metrics")
     if mode == "identity":
         acc = mme.identity_accumulator(tracks)
     elif mode == "detection":

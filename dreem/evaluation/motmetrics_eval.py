@@ -20,47 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dreem.config.metrics import DEFAULT_THRESHOLD, EXTRA_METRICS
 from dreem.utils.errors import ConfigError, InputDataError
-
-DEFAULT_METRICS = [
-    "mota",
-    "idf1",
-    "num_switches",
-    "mostly_tracked",
-    "mostly_lost",
-    "num_fragmentations",
-    "precision",
-    "recall",
-]
-EXTRA_METRICS = {"global_tracking_accuracy"}
-DEFAULT_THRESHOLD = {"centroid": 10.0, "iou": 0.5}
-
-
-def available_metrics() -> list[str]:
-    """Every metric name py-motmetrics can compute, plus ours."""
-    import motmetrics as mm
-
-    return list(mm.metrics.create().names) + sorted(EXTRA_METRICS)
-
-
-def check_metrics(metrics: list[str] | None) -> list[str]:
-    """Validate metric names (``None`` / ``"all"`` handled); raise ``ConfigError`` otherwise."""
-    if metrics is None:
-        return list(DEFAULT_METRICS)
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    names = available_metrics()
-    if list(metrics) == ["all"]:
-        return [
-            m
-            for m in names
-            if m
-            not in ("obj_frequencies", "pred_frequencies", "track_ratios", "id_global_assignment")
-        ]
-    bad = [m for m in metrics if m not in names]
-    if bad:
-        raise ConfigError(f"runner.metrics: unknown metric(s) {bad}; available: {names}")
-    return list(metrics)
 
 
 def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -163,6 +124,31 @@ def summarize(acc, metrics: list[str]) -> pd.DataFrame:
     summary = mm.metrics.create().compute(acc, metrics=mm_names, name="acc")
     values = [summary.loc["acc", m] for m in mm_names]
     return pd.DataFrame({"metric": mm_names, "value": [float(v) for v in values]})
+
+
+def identity_summary(tables: list[pd.DataFrame], metrics: list[str]) -> dict[str, float]:
+    """Identity-mode metrics over several tracks tables at once (motmetrics' OVERALL row);
+    ``global_tracking_accuracy`` over all tables' ground-truth tracks."""
+    import motmetrics as mm
+
+    mm_names = [m for m in metrics if m not in EXTRA_METRICS]
+    out: dict[str, float] = {}
+    accs = [identity_accumulator(t) for t in tables]
+    accs = [a for a in accs if len(a.events)]
+    if mm_names and accs:
+        names = [str(i) for i in range(len(accs))]
+        summary = mm.metrics.create().compute_many(
+            accs, metrics=mm_names, names=names, generate_overall=True
+        )
+        row = summary.loc["OVERALL"] if "OVERALL" in summary.index else summary.iloc[-1]
+        out = {m: float(row[m]) for m in mm_names}
+    elif mm_names:
+        out = dict.fromkeys(mm_names, float("nan"))
+    if "global_tracking_accuracy" in metrics:
+        out["global_tracking_accuracy"] = float(
+            np.mean([global_tracking_accuracy(t) for t in tables]) if tables else np.nan
+        )
+    return out
 
 
 def events_table(acc) -> pd.DataFrame:

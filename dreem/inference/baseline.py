@@ -19,37 +19,25 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from dreem.inference.tracker import TrackResult, _as_limit, _lsa, _softmax_rows
+from dreem.config.tracker import TrackerConfig
+from dreem.inference.tracker import TrackResult, _lsa, _softmax_rows
 
 
 class CentroidTracker:
-    """Frame-to-frame nearest-centroid linker with the :class:`Tracker` output interface."""
+    """Frame-to-frame nearest-centroid linker with the :class:`Tracker` output interface.
+
+    Of the tracker section it uses ``max_center_dist`` (null: no limit), ``max_gap``,
+    ``max_tracks`` and ``confidence_threshold``.
+    """
 
     use_vis_feats = False
 
-    def __init__(
-        self,
-        max_center_dist=None,
-        max_gap=math.inf,
-        max_tracks=math.inf,
-        confidence_threshold: float = 0.0,
-    ):
-        self.confidence_threshold = float(confidence_threshold or 0.0)
-        self.max_center_dist = _as_limit(max_center_dist, "max_center_dist")
-        self.max_gap = _as_limit(max_gap, "max_gap")
-        self.max_tracks = _as_limit(max_tracks, "max_tracks")
-
-    @classmethod
-    def from_cfg(cls, tracker_cfg: dict | None) -> CentroidTracker:
-        """``max_center_dist``, ``max_gap``, ``max_tracks`` and ``confidence_threshold`` from a
-        tracker section (other keys do not apply to the baseline)."""
-        cfg = tracker_cfg or {}
-        return cls(
-            cfg.get("max_center_dist"),
-            cfg.get("max_gap", math.inf),
-            cfg.get("max_tracks"),
-            cfg.get("confidence_threshold") or 0.0,
-        )
+    def __init__(self, cfg: TrackerConfig):
+        self.cfg = cfg
+        self.confidence_threshold = cfg.confidence_threshold
+        self.max_center_dist = math.inf if cfg.max_center_dist is None else cfg.max_center_dist
+        self.max_gap = cfg.max_gap
+        self.max_tracks = cfg.max_tracks
 
     def track_video(
         self,

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dreem.config.dreem import DreemConfig
+from dreem.config.tracker import TrackerConfig
 from dreem.inference.tracker import TrackResult
 from dreem.io.shards import ShardData, iter_shard, read_shard
 from dreem.utils.errors import InputDataError
@@ -88,10 +90,20 @@ def torch_threads(n: int):
         torch.set_num_threads(before)
 
 
-def uses_bf16(model_cfg: dict | None) -> bool:
+def uses_bf16(model_cfg: DreemConfig) -> bool:
     """True when the checkpoint was trained with ``trainer.precision: bf16*``."""
-    precision = str(((model_cfg or {}).get("trainer") or {}).get("precision") or "")
-    return precision.startswith("bf16")
+    return str(model_cfg.trainer.precision or "").startswith("bf16")
+
+
+def resolve_tracker(tracker_cfg: TrackerConfig | None, model_cfg: DreemConfig) -> TrackerConfig:
+    """The tracker section to use with a checkpoint: ``tracker_cfg`` or the checkpoint's
+    own, with ``clip_length: null`` resolved to the model's dataset clip length."""
+    cfg = tracker_cfg if tracker_cfg is not None else model_cfg.tracker
+    if cfg.clip_length is None:
+        ds = model_cfg.dataset
+        section = ds.test_dataset or ds.val_dataset or ds.train_dataset
+        cfg = cfg.model_copy(update={"clip_length": section.clip_length})
+    return cfg
 
 
 def encode_shard(
@@ -161,23 +173,22 @@ def model_associate(model, feats, boxes_norm: np.ndarray, times: np.ndarray, bf1
     return associate
 
 
-def _feature_dim(model, cfg: dict | None) -> int:
+def _feature_dim(model, cfg: DreemConfig) -> int:
     d = getattr(model, "d_model", None)
-    if d is None and cfg:
-        d = (cfg.get("model") or {}).get("d_model")
-    if d is None:
-        raise ValueError("cannot tell the model's feature size (no model.d_model / model.d_model)")
-    return int(d)
+    return int(cfg.model.d_model if d is None else d)
 
 
 def run_tracking(
     model_spec,
     data: ShardData,
     shard_path: Path,
-    tracker_cfg: dict | None,
+    tracker_cfg: TrackerConfig | None,
     progress: bool = False,
 ) -> TrackResult:
-    """Track the instances of ``data`` (read without crops) with a model or the baseline."""
+    """Track the instances of ``data`` (read without crops) with a model or a baseline.
+
+    ``tracker_cfg`` None: the checkpoint's own tracker section (defaults for a baseline).
+    """
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -188,7 +199,7 @@ def run_tracking(
     if is_baseline(model_spec):
         from dreem.inference.baseline import CentroidTracker
 
-        tracker = CentroidTracker.from_cfg(tracker_cfg)
+        tracker = CentroidTracker(tracker_cfg if tracker_cfg is not None else TrackerConfig())
         return tracker.track_video(data.frame_idx, data.bbox, data.centroid, progress=bar)
 
     from dreem.inference.tracker import Tracker
@@ -199,17 +210,7 @@ def run_tracking(
         model, model_cfg = load_model_from_checkpoint(model_spec)
     else:  # an already loaded (model, cfg) pair
         model, model_cfg = model_spec
-    if tracker_cfg is None:
-        tracker_cfg = (model_cfg or {}).get("tracker") or {}
-    tracker_cfg = dict(tracker_cfg)
-    if tracker_cfg.get("clip_length") is None:  # chunk length for persistent_tracking: false
-        ds = (model_cfg or {}).get("dataset") or {}
-        for section in ("test_dataset", "val_dataset", "train_dataset"):
-            clip = (ds.get(section) or {}).get("clip_length")
-            if clip:
-                tracker_cfg["clip_length"] = int(clip)
-                break
-    tracker = Tracker(tracker_cfg)
+    tracker = Tracker(resolve_tracker(tracker_cfg, model_cfg))
     bf16 = uses_bf16(model_cfg)
     if hasattr(model, "eval"):
         model.eval()
@@ -269,7 +270,7 @@ def tracks_table(data: ShardData, result: TrackResult) -> pd.DataFrame:
 def track_shard(
     model_spec: str | Path,
     shard_path: Path,
-    tracker_cfg: dict | None,
+    tracker_cfg: TrackerConfig | None,
     out_prefix: Path,
     progress: bool = True,
 ) -> pd.DataFrame:

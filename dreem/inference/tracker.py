@@ -59,13 +59,13 @@ is *uncertain* when any of its confidences is below ``confidence_threshold`` (> 
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from dreem.config.tracker import TrackerConfig
 from dreem.inference.penalties import (
     angle_penalty,
     distance_penalty,
@@ -77,111 +77,7 @@ from dreem.utils.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Associate = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-DEFAULTS: dict = {
-    "window_size": 8,
-    "use_vis_feats": True,
-    "overlap_thresh": 0.01,
-    "mult_thresh": True,
-    "decay_time": None,
-    "iou": None,
-    "max_center_dist": None,
-    "persistent_tracking": True,
-    "max_gap": math.inf,
-    "max_tracks": math.inf,
-    "temperature": 0.1,
-    "confidence_threshold": 0.0,
-    "clip_length": 32,
-    "distance_penalty_multiplier": 1.0,
-    "max_angle_diff": 0.0,
-    "angle_diff_penalty_multiplier": 1.0,
-    "front_nodes": None,
-    "back_nodes": None,
-    "verbose": False,
-}
-# Reference keys accepted here; validation rejects non-default values (config.UNSUPPORTED).
-IGNORED = {"enable_crop_saving"}
 GATED = -1e6
-
-
-def _as_limit(value, key: str) -> float:
-    if value is None or (isinstance(value, str) and value.lower() in ("inf", "none", "")):
-        return math.inf
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"tracker.{key}: expected a number or null, got {value!r}") from e
-    if v < 1 and key == "max_tracks":
-        raise ConfigError(f"tracker.{key}: must be >= 1, got {value!r}")
-    if v < 0:
-        raise ConfigError(f"tracker.{key}: must be >= 0, got {value!r}")
-    return v
-
-
-def parse_tracker_cfg(cfg: dict | None) -> dict:
-    """Defaults + validation of a ``tracker`` section; errors name ``tracker.<key>``."""
-    cfg = dict(cfg or {})
-    unknown = set(cfg) - set(DEFAULTS) - IGNORED
-    if unknown:
-        log.warning("tracker: ignoring unknown keys %s", sorted(unknown))
-    out = {**DEFAULTS, **{k: v for k, v in cfg.items() if k in DEFAULTS}}
-    ws = out["window_size"]
-    if not isinstance(ws, int) or isinstance(ws, bool) or ws < 1:
-        raise ConfigError(f"tracker.window_size: expected an integer >= 1, got {ws!r}")
-    iou = out["iou"]
-    if iou in (None, "", "none", "None"):
-        out["iou"] = None
-    elif iou not in ("mult", "max"):
-        raise ConfigError(f"tracker.iou: {iou!r} is not one of [None, '', 'mult', 'max']")
-    for key in ("max_gap", "max_tracks", "max_center_dist"):
-        out[key] = _as_limit(out[key], key)
-    dt = out["decay_time"]
-    if dt in (None, "", 0):
-        out["decay_time"] = None
-    else:
-        try:
-            out["decay_time"] = float(dt)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"tracker.decay_time: expected a number or null, got {dt!r}") from e
-        if not 0 < out["decay_time"] <= 1:
-            raise ConfigError(f"tracker.decay_time: must be in (0, 1], got {dt!r}")
-    temp = float(out["temperature"])
-    if temp <= 0:
-        raise ConfigError(f"tracker.temperature: must be > 0, got {out['temperature']!r}")
-    out["temperature"] = temp
-    out["overlap_thresh"] = float(out["overlap_thresh"])
-    out["confidence_threshold"] = float(out["confidence_threshold"] or 0.0)
-    pt = out["persistent_tracking"]
-    if isinstance(pt, dict):  # legacy runner-style {train, val, test}
-        pt = pt.get("test", True)
-    out["persistent_tracking"] = bool(pt)
-    out["use_vis_feats"] = bool(out["use_vis_feats"])
-    out["mult_thresh"] = bool(out["mult_thresh"])
-    out["verbose"] = bool(out["verbose"])
-    if out["clip_length"] is None:  # null (the schema default) = the default length
-        out["clip_length"] = DEFAULTS["clip_length"]
-    out["clip_length"] = int(out["clip_length"])
-    for key in ("distance_penalty_multiplier", "angle_diff_penalty_multiplier"):
-        out[key] = _non_negative(out[key], key)
-    mad = out["max_angle_diff"]
-    out["max_angle_diff"] = math.inf if mad is None else _non_negative(mad, "max_angle_diff")
-    for key in ("front_nodes", "back_nodes"):
-        nodes = out[key]
-        nodes = [nodes] if isinstance(nodes, str) else list(nodes or [])
-        if not all(isinstance(n, str) for n in nodes):
-            raise ConfigError(f"tracker.{key}: expected node names, got {out[key]!r}")
-        out[key] = nodes
-    return out
-
-
-def _non_negative(value, key: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"tracker.{key}: expected a number >= 0, got {value!r}") from e
-    if not v >= 0:
-        raise ConfigError(f"tracker.{key}: must be >= 0, got {value!r}")
-    return v
 
 
 @dataclass
@@ -233,15 +129,27 @@ def _softmax_rows(x: np.ndarray) -> np.ndarray:
 
 
 class Tracker:
-    """Sliding-window tracker configured by a DREEM ``tracker`` section (module docstring)."""
+    """Sliding-window tracker configured by a validated ``tracker`` section (module docstring).
 
-    def __init__(self, tracker_cfg: dict | None = None):
-        self.cfg = parse_tracker_cfg(tracker_cfg)
+    ``clip_length`` null in the section means "the model's": the caller resolves it
+    (:func:`dreem.inference.track.resolve_tracker`); it is required only when
+    ``persistent_tracking`` is false.
+    """
+
+    def __init__(self, cfg: TrackerConfig):
+        if not isinstance(cfg, TrackerConfig):
+            raise TypeError(f"expected a TrackerConfig, got {type(cfg).__name__}")
+        if not cfg.persistent_tracking and cfg.clip_length is None:
+            raise ConfigError(
+                "tracker.clip_length: required when persistent_tracking is false (the model's "
+                "dataset clip_length is used when tracking with a checkpoint)"
+            )
+        self.cfg = cfg
         self.reset()
 
     @property
     def use_vis_feats(self) -> bool:
-        return self.cfg["use_vis_feats"]
+        return self.cfg.use_vis_feats
 
     def reset(self) -> None:
         """Forget every track and id (called at the start of each video)."""
@@ -277,7 +185,7 @@ class Tracker:
             )
         probs, null_f = windowed_softmax(logits, frame_idx[ref])
         age = np.maximum(step - inst_step[ref], 1)
-        w = np.ones(len(ref)) if cfg["decay_time"] is None else cfg["decay_time"] ** (age - 1.0)
+        w = np.ones(len(ref)) if cfg.decay_time is None else cfg.decay_time ** (age - 1.0)
         onehot = np.zeros((len(ref), len(tids)))
         onehot[np.arange(len(ref)), owner] = 1.0
         sums = (probs * w) @ onehot
@@ -285,9 +193,9 @@ class Tracker:
         # Ranking score: the evidence summed over each track's queued appearances (as the
         # reference does), scaled by a full window's weight so it stays in [0, 1]. A short
         # or stale track cannot outscore an established one on a few look-alike frames.
-        full = np.ones(cfg["window_size"])
-        if cfg["decay_time"] is not None:
-            full = cfg["decay_time"] ** np.arange(cfg["window_size"], dtype=float)
+        full = np.ones(cfg.window_size)
+        if cfg.decay_time is not None:
+            full = cfg.decay_time ** np.arange(cfg.window_size, dtype=float)
         scores = sums / full.sum()
         # null: weighted mean over reference frames of the null probability
         t_ref = frame_idx[ref]
@@ -295,31 +203,29 @@ class Tracker:
         w_frames = w[first]
         null = (null_f * w_frames).sum(1) / w_frames.sum()
         last = np.array([queues[t][-1] for t in tids])
-        if cfg["iou"] is not None:
+        if cfg.iou is not None:
             ious = np.nan_to_num(box_iou(boxes[rows], boxes[last]))
-            if cfg["iou"] == "mult":
+            if cfg.iou == "mult":
                 scores = scores + np.abs(ious - scores) * ious
             else:
                 scores = np.maximum(scores, ious)
         gate = np.zeros(scores.shape, bool)
-        if math.isfinite(cfg["max_center_dist"]):
-            if cfg["distance_penalty_multiplier"] > 0:
-                pen = distance_penalty(centroids[rows], centroids[last], cfg["max_center_dist"])
-                scores = row_scaled_penalty(scores, pen, cfg["distance_penalty_multiplier"])
+        if cfg.max_center_dist is not None:
+            if cfg.distance_penalty_multiplier > 0:
+                pen = distance_penalty(centroids[rows], centroids[last], cfg.max_center_dist)
+                scores = row_scaled_penalty(scores, pen, cfg.distance_penalty_multiplier)
             else:
                 d = np.linalg.norm(centroids[rows][:, None] - centroids[last][None], axis=-1)
-                gate = ~(d <= cfg["max_center_dist"])
+                gate = ~(d <= cfg.max_center_dist)
         if self._axes is not None:
-            pen = angle_penalty(self._axes[rows], self._axes[last], cfg["max_angle_diff"])
-            scores = row_scaled_penalty(scores, pen, cfg["angle_diff_penalty_multiplier"])
-        return scores, null, gate, means if cfg["mult_thresh"] else sums
+            pen = angle_penalty(self._axes[rows], self._axes[last], cfg.max_angle_diff)
+            scores = row_scaled_penalty(scores, pen, cfg.angle_diff_penalty_multiplier)
+        return scores, null, gate, means if cfg.mult_thresh else sums
 
     def _orientation_axes(self, poses, node_names, n: int) -> np.ndarray | None:
         """Body axes ``(N, 2)`` when the orientation penalty is on and possible, else None."""
         cfg = self.cfg
-        if not (cfg["max_angle_diff"] > 0 and math.isfinite(cfg["max_angle_diff"])):
-            return None
-        if cfg["angle_diff_penalty_multiplier"] == 0:
+        if not cfg.angle_penalty_on:
             return None
         if poses is None or n == 0 or np.asarray(poses).reshape(n, -1, 2).shape[1] < 2:
             log.warning(
@@ -327,11 +233,11 @@ class Tracker:
                 "nodes; the orientation penalty is off"
             )
             return None
-        return instance_axes(poses, node_names, cfg["front_nodes"], cfg["back_nodes"])
+        return instance_axes(poses, node_names, cfg.front_nodes or [], cfg.back_nodes or [])
 
     def _confidence(self, scores: np.ndarray, null: np.ndarray) -> np.ndarray:
         """Row-wise probabilities over ``[tracks..., null]`` (last column = null)."""
-        logits = np.concatenate([scores, null[:, None]], axis=1) / self.cfg["temperature"]
+        logits = np.concatenate([scores, null[:, None]], axis=1) / self.cfg.temperature
         return _softmax_rows(logits)
 
     # ------------------------------------------------------------------ main loop
@@ -373,15 +279,15 @@ class Tracker:
         steps = range(len(starts))
         if progress is not None:
             steps = progress(steps)
-        max_tracks = cfg["max_tracks"]
+        max_tracks = cfg.max_tracks
         for step in steps:
             rows = np.arange(starts[step], ends[step])
             inst_step[rows] = step
-            if not cfg["persistent_tracking"] and step and step % cfg["clip_length"] == 0:
+            if not cfg.persistent_tracking and step and step % cfg.clip_length == 0:
                 self.expired.update(self.active)
                 self.active = {}
             for t in [t for t, s in self.last_step.items() if t in self.active]:
-                if step - self.last_step[t] > cfg["max_gap"]:
+                if step - self.last_step[t] > cfg.max_gap:
                     self.expired[t] = self.active.pop(t)
             full = self.next_id >= max_tracks
             queues = {**self.expired, **self.active} if full else self.active
@@ -397,7 +303,7 @@ class Tracker:
                 r_ind, c_ind = _lsa(cost)
                 for i, j in zip(r_ind, c_ind, strict=True):
                     val = thresh_vals[i, j]
-                    if full or (not gate[i, j] and val > cfg["overlap_thresh"]):
+                    if full or (not gate[i, j] and val > cfg.overlap_thresh):
                         assigned[i] = tids[j]
                         used.add(tids[j])
                         conf[rows[i]] = probs[i, j]
@@ -435,11 +341,11 @@ class Tracker:
                 track_id[r] = t
                 q = self.expired.pop(t, None) or self.active.get(t)
                 if q is None:
-                    q = deque(maxlen=cfg["window_size"])
+                    q = deque(maxlen=cfg.window_size)
                 q.append(int(r))
                 self.active[t] = q
                 self.last_step[t] = step
-            if cfg["verbose"]:
+            if cfg.verbose:
                 log.info(
                     "frame %d: %d detections -> ids %s (%d candidate tracks)",
                     int(frame_idx[rows[0]]),
@@ -447,7 +353,7 @@ class Tracker:
                     [int(track_id[r]) for r in rows],
                     len(tids),
                 )
-            thr = cfg["confidence_threshold"]
+            thr = cfg.confidence_threshold
             if thr > 0 and np.any(conf[rows] < thr):
                 uncertain.append(int(frame_idx[rows[0]]))
         return TrackResult(track_id, conf, uncertain)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dreem.io.sources import (
+from dreem.io.source_types import (
     SourceFrame,
     SourceInstance,
     intensity_range_for,

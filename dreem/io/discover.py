@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dreem.config.data import DatasetSection
 from dreem.io.sources import FORMATS, TABLE_FORMATS
 from dreem.io.tiff_frames import TIFF_SUFFIXES, natural_key, natural_sorted
 from dreem.utils.errors import ConfigError, InputDataError
@@ -120,8 +121,10 @@ def _files_with_suffix(folder: Path, suffix: str) -> list[Path]:
 # ----------------------------------------------------------------------------- public API
 
 
-def pair_files(spec: Mapping, base_dir: Path | None = None) -> list[Pair]:
+def pair_files(spec: Mapping | DatasetSection, base_dir: Path | None = None) -> list[Pair]:
     """Cheap globbing and stem pairing of a dataset spec (see module docstring)."""
+    if isinstance(spec, DatasetSection):
+        spec = spec.discovery()
     if not isinstance(spec, Mapping):
         raise ConfigError(f"dataset spec must be a mapping, got {type(spec).__name__}")
     base = Path(base_dir) if base_dir is not None else None

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from dreem.io.sources import SourceFrame, SourceInstance, progress_bar, require_file
+from dreem.io.source_types import SourceFrame, SourceInstance, progress_bar, require_file
 from dreem.io.video import is_grey, probe_video, read_frames_sequential
 from dreem.utils.errors import InputDataError
 

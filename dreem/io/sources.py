@@ -1,118 +1,53 @@
-"""The uniform label-source interface that extraction consumes.
+"""Open any label source from one manifest row: the format → reader registry.
 
 Every input format (SLEAP ``.slp`` + video, Cell Tracking Challenge masks, TrackMate / ISBI /
-ICY centroid tables + TIFF frames) is opened with :func:`open_source` from one manifest row
-and exposes the same :class:`LabelSource` protocol: metadata attributes plus
+ICY centroid tables + TIFF frames) is opened with :func:`open_source` and exposes the same
+:class:`~dreem.io.source_types.LabelSource` protocol: metadata attributes plus
 ``iter_frames()``, which yields the labelled frames in increasing order while decoding the
-video sequentially exactly once and holding at most one frame in memory.
+video sequentially exactly once and holding at most one frame in memory. Readers are
+imported only when their format is opened (as sleap-io's ``io/main.py`` does).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from dreem.io.source_types import (  # noqa: F401 - the public names of the interface
+    TABLE_FORMATS,
+    LabelSource,
+    SourceFrame,
+    SourceInstance,
+    parse_extra,
+)
 from dreem.utils.errors import InputDataError
 
-FORMATS = ("slp", "ctc", "trackmate", "isbi", "icy")
-TABLE_FORMATS = ("trackmate", "isbi", "icy")
+FORMATS = ("slp", "ctc", *TABLE_FORMATS)
 
 
-@dataclass
-class SourceInstance:
-    """One labelled instance in one frame."""
+def _open_slp(labels: Path, video: Path, fmt: str, row: Mapping, extra: dict) -> LabelSource:
+    from dreem.io.slp import SleapSource
 
-    instance_idx: int  # index in the source frame (SLEAP lf.instances; CTC label rank; table row)
-    track_id: int  # ground-truth identity, -1 if untracked
-    track_name: str | None
-    score: float  # PredictedInstance.score, else 1.0
-    points: np.ndarray  # (n_nodes, 2) float32 x, y; NaN = invisible
-    mask: np.ndarray | None = None  # (H, W) bool for mask formats (CTC), else None
-    is_predicted: bool = False
+    idx = row.get("slp_video_index", 0)
+    idx = 0 if idx is None or (isinstance(idx, float) and np.isnan(idx)) else int(idx)
+    return SleapSource(labels, video, slp_video_index=idx, extra=extra)
 
 
-@dataclass
-class SourceFrame:
-    """A labelled frame: its pixels and its instances."""
+def _open_ctc(labels: Path, video: Path, fmt: str, row: Mapping, extra: dict) -> LabelSource:
+    from dreem.io.ctc import CtcSource
 
-    frame_idx: int
-    image: np.ndarray  # (H, W, C) native dtype, C = 1 or 3
-    instances: list[SourceInstance] = field(default_factory=list)
+    return CtcSource(labels, video, extra=extra)
 
 
-@runtime_checkable
-class LabelSource(Protocol):
-    """What every format reader provides (see module docstring)."""
+def _open_table(labels: Path, video: Path, fmt: str, row: Mapping, extra: dict) -> LabelSource:
+    from dreem.io.table_source import TableSource
 
-    labels_path: Path
-    video_path: Path
-    format: str
-    node_names: list[str]
-    edges: list[tuple[int, int]]
-    n_frames: int
-    height: int
-    width: int
-    channels: int
-    dtype: np.dtype
-    intensity_range: tuple[float, float]
-    n_labeled_frames: int
-    n_instances: int
-    track_names: list[str]
-
-    def iter_frames(self, progress: bool = False) -> Iterator[SourceFrame]: ...
-
-    def close(self) -> None: ...
+    return TableSource(labels, video, fmt, extra=extra)
 
 
-def parse_extra(value: Any) -> dict[str, Any]:
-    """The ``extra`` manifest field as a dict (it is stored as a JSON string)."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, float) and np.isnan(value):
-        return {}
-    text = str(value).strip()
-    return json.loads(text) if text else {}
-
-
-def require_file(path: Path, what: str = "file") -> Path:
-    """Raise :class:`InputDataError` if ``path`` does not exist."""
-    if not Path(path).exists():
-        raise InputDataError(f"{what} not found: {path}")
-    return Path(path)
-
-
-def progress_bar(iterable, total: int | None, desc: str, enabled: bool):
-    """Wrap ``iterable`` in a tqdm bar when ``enabled``."""
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="frame")
-
-
-def intensity_range_for(
-    dtype: np.dtype, sample: list[np.ndarray] | None = None
-) -> tuple[float, float]:
-    """(0, 255) for uint8; otherwise min/max over ``sample`` frames (robust to an empty one)."""
-    dtype = np.dtype(dtype)
-    if dtype == np.uint8:
-        return (0.0, 255.0)
-    if sample:
-        lo = float(min(np.min(s) for s in sample))
-        hi = float(max(np.max(s) for s in sample))
-        if hi > lo:
-            return (lo, hi)
-        return (lo, lo + 1.0)
-    if np.issubdtype(dtype, np.integer):
-        return (0.0, float(np.iinfo(dtype).max))
-    return (0.0, 1.0)
+READERS = {"slp": _open_slp, "ctc": _open_ctc, **dict.fromkeys(TABLE_FORMATS, _open_table)}
 
 
 def open_source(row: Mapping) -> LabelSource:
@@ -122,22 +57,10 @@ def open_source(row: Mapping) -> LabelSource:
     """
     fmt = str(row.get("format", ""))
     labels_path = Path(str(row["labels_path"]))
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise InputDataError(
+            f"{labels_path}: unknown label format {fmt!r}; valid formats are {', '.join(FORMATS)}"
+        )
     video_path = Path(str(row["video_path"]))
-    extra = parse_extra(row.get("extra"))
-    if fmt == "slp":
-        from dreem.io.slp import SleapSource
-
-        idx = row.get("slp_video_index", 0)
-        idx = 0 if idx is None or (isinstance(idx, float) and np.isnan(idx)) else int(idx)
-        return SleapSource(labels_path, video_path, slp_video_index=idx, extra=extra)
-    if fmt == "ctc":
-        from dreem.io.ctc import CtcSource
-
-        return CtcSource(labels_path, video_path, extra=extra)
-    if fmt in TABLE_FORMATS:
-        from dreem.io.table_source import TableSource
-
-        return TableSource(labels_path, video_path, fmt, extra=extra)
-    raise InputDataError(
-        f"{labels_path}: unknown label format {fmt!r}; valid formats are {', '.join(FORMATS)}"
-    )
+    return reader(labels_path, video_path, fmt, row, parse_extra(row.get("extra")))

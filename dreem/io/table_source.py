@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dreem.io.sources import (
+from dreem.io.source_types import (
     TABLE_FORMATS,
     SourceFrame,
     SourceInstance,

@@ -14,7 +14,6 @@ Fixes relative to the reference (see docs/deviations.md):
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
@@ -70,15 +69,17 @@ class Embedding(nn.Module):
         emb_type: str | None,
         mode: str | None,
         features: int,
+        *,
+        emb_num: int,
+        temperature: float,
         n_points: int = 1,
-        emb_num: int = 16,
         over_boxes: bool = True,
-        temperature: float = 10000,
         normalize: bool = False,
         scale: float | None = None,
-        mlp_cfg: dict[str, Any] | None = None,
+        mlp: tuple[int, int, float] | None = None,
         key: str = "model.embedding_meta",
     ) -> None:
+        """``mlp``: ``(hidden_dim, num_layers, dropout)`` of the projection (pos only)."""
         super().__init__()
         if emb_type not in ("pos", "temp", "off", None):
             raise ConfigError(f"{key}: emb_type must be pos/temp/off, got {emb_type!r}")
@@ -112,10 +113,9 @@ class Embedding(nn.Module):
                 )
                 nn.init.normal_(self.lookup, std=0.02)
                 in_dim = self.per_coord * 4 * self.n_points
-            n_layers = int((mlp_cfg or {}).get("num_layers", 0) or 0)
+            hidden, n_layers, dropout = mlp if mlp is not None else (features, 0, 0.0)
             if n_layers > 0:
-                hidden = int(mlp_cfg.get("hidden_dim", mlp_cfg.get("hidden_dims", features)))
-                self.mlp = MLP(in_dim, hidden, features, n_layers, mlp_cfg.get("dropout", 0.0))
+                self.mlp = MLP(in_dim, hidden, features, n_layers, dropout)
             elif in_dim != features:
                 raise ConfigError(
                     f"{key}.mlp_cfg: positional embedding of {n_points} points has {in_dim} "

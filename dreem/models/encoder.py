@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dreem.config.model import EncoderConfig
 from dreem.utils.errors import ConfigError
 
 _TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -116,17 +117,18 @@ class VisualEncoder(nn.Module):
     def __init__(
         self,
         d_model: int,
-        model_name: str = "resnet18",
-        backend: str = "timm",
-        in_chans: int = 3,
-        pretrained: bool = False,
-        **extra: Any,
+        model_name: str,
+        backend: str,
+        in_chans: int,
+        pretrained: bool,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if in_chans == 1:
             in_chans = 3  # grey crops are tiled to 3 channels
         self.in_chans = int(in_chans)
-        if "torch" in str(backend).lower():
+        extra = dict(extra or {})
+        if backend == "torchvision":
             self.backbone = _torchvision_backbone(model_name, self.in_chans, pretrained, extra)
         elif backend == "timm":
             self.backbone = _timm_backbone(model_name, self.in_chans, pretrained, extra)
@@ -149,17 +151,20 @@ class VisualEncoder(nn.Module):
         return F.normalize(self.proj(feats), dim=1)
 
 
-def create_visual_encoder(d_model: int, encoder_cfg: dict[str, Any] | None) -> VisualEncoder:
-    """Build the encoder from ``model.encoder_cfg`` (None → resnet18 / timm / 3 channels)."""
-    cfg = {k: v for k, v in dict(encoder_cfg or {}).items() if v is not None}
-    etype = cfg.pop("encoder_type", None)
-    type_args = cfg.pop("encoder_type_args", None)
-    cfg.pop("ndim", None)
-    if etype not in (None, "resnet"):
+def create_visual_encoder(d_model: int, cfg: EncoderConfig) -> VisualEncoder:
+    """Build the encoder from the validated ``model.encoder_cfg`` section.
+
+    Keys the section does not declare are kwargs of the backbone constructor; with
+    ``encoder_type: resnet`` and ``encoder_type_args`` those args replace them.
+    """
+    if cfg.encoder_type not in (None, "resnet"):
         raise ConfigError(
             f"model.encoder_cfg.encoder_type: only 'resnet' (CNN backbones) is supported, "
-            f"got {etype!r}"
+            f"got {cfg.encoder_type!r}"
         )
-    if etype is not None and type_args:
-        cfg = {k: v for k, v in dict(type_args).items() if v is not None}
-    return VisualEncoder(d_model, **cfg)
+    extra = cfg.extras()
+    if cfg.encoder_type is not None and cfg.encoder_type_args:
+        extra = dict(cfg.encoder_type_args)
+    return VisualEncoder(
+        d_model, cfg.model_name, cfg.backend, cfg.in_chans, cfg.pretrained, extra=extra
+    )

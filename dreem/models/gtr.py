@@ -13,54 +13,33 @@ from typing import Any
 import torch
 from torch import nn
 
+from dreem.config.model import ModelConfig, PosEmbedding, TempEmbedding
 from dreem.models.attention_head import AttentionHead
 from dreem.models.embeddings import Embedding
 from dreem.models.encoder import create_visual_encoder
 from dreem.models.transformer import Transformer, xavier_init
-from dreem.utils.errors import ConfigError
-
-# Defaults chosen by measurement on the synthetic demo (docs/deviations.md).
-DEFAULT_POS_EVERY_LAYER = False
-DEFAULT_ATTN_SCALE = False
-
-_MODEL_DEFAULTS: dict[str, Any] = {
-    "d_model": 128,
-    "nhead": 1,
-    "num_encoder_layers": 1,
-    "num_decoder_layers": 1,
-    "dropout": 0.1,
-    "activation": "relu",
-    "norm": False,
-    "num_layers_attn_head": 1,
-    "dropout_attn_head": 0.1,
-    "return_intermediate_dec": True,
-    "decoder_self_attn": True,
-    "embedding_meta": {"pos": {"mode": "learned"}, "temp": {"mode": "learned"}},
-    "encoder_cfg": {"model_name": "resnet18", "backend": "timm", "in_chans": 3},
-}
-
-_EMB_KEYS = (
-    "mode",
-    "n_points",
-    "emb_num",
-    "over_boxes",
-    "temperature",
-    "normalize",
-    "scale",
-    "mlp_cfg",
-)
 
 
-def _embedding(kind: str, spec: Any, d_model: int) -> Embedding:
+def _embedding(kind: str, spec: PosEmbedding | TempEmbedding, d_model: int) -> Embedding:
     key = f"model.embedding_meta.{kind}"
-    if not spec:
-        return Embedding(kind, "off", d_model, key=key)
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{key}: expected a mapping or null, got {spec!r}")
-    kwargs = {k: spec[k] for k in _EMB_KEYS if k in spec and spec[k] is not None}
     if kind == "temp":
-        kwargs = {k: v for k, v in kwargs.items() if k in ("mode", "emb_num", "temperature")}
-    return Embedding(kind, features=d_model, key=key, **kwargs)
+        return Embedding(
+            kind, spec.mode, d_model, emb_num=spec.emb_num, temperature=spec.temperature, key=key
+        )
+    mlp = spec.mlp_cfg
+    return Embedding(
+        kind,
+        spec.mode,
+        d_model,
+        n_points=spec.n_points,
+        emb_num=spec.emb_num,
+        over_boxes=spec.over_boxes,
+        temperature=spec.temperature,
+        normalize=spec.normalize,
+        scale=spec.scale,
+        mlp=None if mlp is None else (mlp.hidden_dims or d_model, mlp.num_layers, mlp.dropout),
+        key=key,
+    )
 
 
 def window_offsets(ref_times: torch.Tensor, query_times: torch.Tensor):
@@ -70,43 +49,33 @@ def window_offsets(ref_times: torch.Tensor, query_times: torch.Tensor):
 
 
 class GlobalTrackingTransformer(nn.Module):
-    """Built from the ``model`` section of a DREEM config (a plain dict)."""
+    """Built from the validated ``model`` section of a DREEM config."""
 
-    def __init__(self, model_cfg: dict[str, Any] | None = None):
+    def __init__(self, cfg: ModelConfig):
         super().__init__()
-        cfg = {**_MODEL_DEFAULTS, **{k: v for k, v in (model_cfg or {}).items() if v is not None}}
+        if not isinstance(cfg, ModelConfig):
+            raise TypeError(f"expected a ModelConfig, got {type(cfg).__name__}")
         self.cfg = cfg
-        d = int(cfg["d_model"])
+        d = cfg.d_model
         self.d_model = d
-        self.visual_encoder = create_visual_encoder(d, cfg.get("encoder_cfg"))
-        meta = cfg.get("embedding_meta") or {}
-        if meta.get("use_fourier"):
-            raise ConfigError("model.embedding_meta.use_fourier: the Fourier path is not supported")
-        agg = meta.get("embedding_agg_method") or "average"
-        if agg != "average":
-            raise ConfigError(
-                f"model.embedding_meta.embedding_agg_method: only 'average' is supported, "
-                f"got {agg!r}"
-            )
-        self.pos_emb = _embedding("pos", meta.get("pos"), d)
-        self.temp_emb = _embedding("temp", meta.get("temp"), d)
+        self.visual_encoder = create_visual_encoder(d, cfg.encoder_cfg)
+        meta = cfg.embedding_meta
+        self.pos_emb = _embedding("pos", meta.pos, d)
+        self.temp_emb = _embedding("temp", meta.temp, d)
         self.transformer = Transformer(
             d_model=d,
-            nhead=int(cfg["nhead"]),
-            num_encoder_layers=int(cfg["num_encoder_layers"]),
-            num_decoder_layers=int(cfg["num_decoder_layers"]),
-            dropout=float(cfg["dropout"]),
-            activation=cfg["activation"],
-            norm=bool(cfg["norm"]),
-            return_intermediate_dec=bool(cfg["return_intermediate_dec"]),
-            decoder_self_attn=bool(cfg["decoder_self_attn"]),
-            pos_every_layer=bool(cfg.get("pos_every_layer", DEFAULT_POS_EVERY_LAYER)),
+            nhead=cfg.nhead,
+            num_encoder_layers=cfg.num_encoder_layers,
+            num_decoder_layers=cfg.num_decoder_layers,
+            dropout=cfg.dropout,
+            activation=cfg.activation,
+            norm=cfg.norm,
+            return_intermediate_dec=cfg.return_intermediate_dec,
+            decoder_self_attn=cfg.decoder_self_attn,
+            pos_every_layer=cfg.pos_every_layer,
         )
         self.head = AttentionHead(
-            d,
-            int(cfg["num_layers_attn_head"]),
-            float(cfg["dropout_attn_head"]),
-            scale=bool(cfg.get("attn_head_scale", DEFAULT_ATTN_SCALE)),
+            d, cfg.num_layers_attn_head, cfg.dropout_attn_head, scale=cfg.attn_head_scale
         )
         for part in (self.pos_emb, self.temp_emb, self.transformer, self.head):
             xavier_init(part)

@@ -5,19 +5,22 @@ Names are imported lazily so ``import dreem.synth`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-_LAZY = {
-    "generate_animals": "dreem.synth.animals",
-    "generate_cells": "dreem.synth.cells",
-    "generate_demo": "dreem.synth.demo",
-}
-
-__all__ = sorted(_LAZY)
+__all__ = ["generate_animals", "generate_cells", "generate_demo"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'dreem.synth' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "generate_animals":
+        from dreem.synth.animals import generate_animals
+
+        return generate_animals
+    if name == "generate_cells":
+        from dreem.synth.cells import generate_cells
+
+        return generate_cells
+    if name == "generate_demo":
+        from dreem.synth.demo import generate_demo
+
+        return generate_demo
+    raise AttributeError(f"module 'dreem.synth' has no attribute {name!r}")

@@ -88,6 +88,24 @@ def _per_split(value: Any, key_path: str) -> dict[str, int]:
     raise ConfigError(f"{key_path}: expected an int or a mapping of {list(SPLITS)} to ints")
 
 
+def demo_layout(animals: dict | None = None, cells: dict | None = None) -> dict:
+    """``{kind: {split: [video_id, ...]}}`` of the demo data :func:`generate_demo` would
+    write with these settings (computed, nothing generated)."""
+    a = resolve_spec(ANIMAL_DEFAULTS, animals, "demo.animals")
+    c = resolve_spec(CELL_DEFAULTS, cells, "demo.cells")
+    layout: dict[str, dict[str, list[str]]] = {"animals": {}, "cells": {}}
+    for split in SPLITS:
+        layout["animals"][split] = [_animal_name(a, split, k) for k in range(a["n_videos"][split])]
+        layout["cells"][split] = [f"{k + 1:02d}" for k in range(c["n_videos"][split])]
+    return layout
+
+
+def _animal_name(spec: dict, split: str, k: int) -> str:
+    n_videos = spec["n_videos"][split]
+    hard = spec["hard_test"] and split == "test" and k == n_videos - 1 and n_videos > 1
+    return f"{split}_{k:02d}" + ("_hard" if hard else "")
+
+
 def clip_seed(seed: int, kind: int, split: str, index: int) -> int:
     """A 31-bit seed for one clip, derived from the demo seed."""
     entropy = [int(seed) % 2**63, kind, SPLITS.index(split), index]
@@ -139,8 +157,8 @@ def _animal_split(folder: Path, split: str, seed: int, spec: dict) -> list[str]:
     n_videos = spec["n_videos"][split]
     names = []
     for k in range(n_videos):
-        hard = spec["hard_test"] and split == "test" and k == n_videos - 1 and n_videos > 1
-        name = f"{split}_{k:02d}" + ("_hard" if hard else "")
+        name = _animal_name(spec, split, k)
+        hard = name.endswith("_hard")
         slp, _ = generate_animals(
             folder,
             name,

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dreem.config.training import LossConfig
+
 
 def frame_targets(
     gt_ids: torch.Tensor, frame_idx: torch.Tensor
@@ -37,11 +39,13 @@ def frame_targets(
 
 
 class AssoLoss(nn.Module):
-    def __init__(self, neg_unmatched: bool = False, epsilon: float = 1e-4, asso_weight=1.0):
+    """The association loss configured by the ``loss`` section."""
+
+    def __init__(self, cfg: LossConfig):
         super().__init__()
-        self.neg_unmatched = neg_unmatched
-        self.epsilon = float(epsilon)
-        self.asso_weight = float(asso_weight)
+        self.neg_unmatched = cfg.neg_unmatched
+        self.epsilon = cfg.epsilon
+        self.asso_weight = cfg.asso_weight
 
     def forward(
         self, logits: list[torch.Tensor], gt_ids: torch.Tensor, frame_idx: torch.Tensor

@@ -9,46 +9,34 @@ import lightning as L
 import numpy as np
 import torch
 
-from dreem.models.checkpoint import load_model_from_checkpoint  # noqa: F401 (re-export)
+from dreem.config.dreem import DreemConfig
+from dreem.config.metrics import resolve_metrics
 from dreem.models.gtr import GlobalTrackingTransformer
 from dreem.training.factories import build_optimizer, build_scheduler
 from dreem.training.loss import AssoLoss
-from dreem.training.val_tracking import (
-    ValGroup,
-    identity_metrics,
-    resolve_metric_names,
-    track_group,
-)
-
-
-def _section(cfg: dict, *keys: str, default=None):
-    for k in keys:
-        if not isinstance(cfg, dict) or cfg.get(k) is None:
-            return default
-        cfg = cfg[k]
-    return cfg
+from dreem.training.val_tracking import ValGroup, identity_metrics, track_group
 
 
 class GTRLightning(L.LightningModule):
     """Training/validation loop for ``GlobalTrackingTransformer``.
 
-    The whole resolved config is saved as hyper-parameters, so a checkpoint alone rebuilds
-    model and config (``load_model_from_checkpoint``).
+    The whole validated config is saved as hyper-parameters (a plain dict), so a checkpoint
+    alone rebuilds model and config (``dreem.models.checkpoint``).
     """
 
-    def __init__(self, cfg: dict[str, Any] | None = None, **kwargs: Any):
+    def __init__(self, cfg: DreemConfig | dict[str, Any] | None = None, **kwargs: Any):
         super().__init__()
-        cfg = dict(cfg if cfg is not None else kwargs)
-        self.save_hyperparameters(cfg)
+        if not isinstance(cfg, DreemConfig):
+            from dreem.config.load import validate_dreem
+
+            cfg = validate_dreem(dict(cfg if cfg is not None else kwargs))
+        self.save_hyperparameters(cfg.to_dict())
         self.cfg = cfg
-        self.model = GlobalTrackingTransformer(cfg.get("model") or {})
-        loss_cfg = {k: v for k, v in (cfg.get("loss") or {}).items() if v is not None}
-        self.loss = AssoLoss(**loss_cfg)
-        self.val_metrics = resolve_metric_names(_section(cfg, "runner", "metrics", "val") or [])
-        persistent = _section(cfg, "runner", "persistent_tracking", "val", default=False)
-        self.persistent_val = bool(persistent)
-        # null values mean "tracker default" (the tracker fills them in)
-        self.tracker_cfg = {k: v for k, v in (cfg.get("tracker") or {}).items() if v is not None}
+        self.model = GlobalTrackingTransformer(cfg.model)
+        self.loss = AssoLoss(cfg.loss)
+        self.val_metrics = resolve_metrics(cfg.runner.metrics.val, "runner.metrics.val")
+        self.persistent_val = cfg.runner.persistent_tracking.val
+        self.tracker_cfg = cfg.tracker
         self.loss_monitor = "val_loss"
         self._val_groups: dict[Any, ValGroup] = {}
 
@@ -124,8 +112,8 @@ class GTRLightning(L.LightningModule):
 
     # --- optimisation -----------------------------------------------------------------
     def configure_optimizers(self):
-        opt = build_optimizer(self.parameters(), self.cfg.get("optimizer"))
-        sched = build_scheduler(opt, self.cfg.get("scheduler"))
+        opt = build_optimizer(self.parameters(), self.cfg.optimizer)
+        sched = build_scheduler(opt, self.cfg.scheduler)
         if sched is None:
             return opt
         sched["monitor"] = self.loss_monitor

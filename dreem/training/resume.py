@@ -42,7 +42,42 @@ def prepare_resume(out_dir: str | Path, fingerprint: str) -> bool:
         and stamp.read_text().strip() == fingerprint
         and (ckpt_dir / "last.ckpt").is_file()
     )
-    if ckpt_dir.exists() and not resume:
-        shutil.rmtree(ckpt_dir)
+    if not resume:  # starting over: no state or logs of another run may leak in
+        for stale in (ckpt_dir, out_dir / "logs"):
+            if stale.exists():
+                shutil.rmtree(stale)
     write_text_atomic(stamp, fingerprint + "\n")
     return resume
+
+
+FINISHED = "FINISHED"
+
+
+def train_resumable(
+    cfg,
+    train_shards: Sequence[Path],
+    val_shards: Sequence[Path],
+    out_dir: str | Path,
+    seed: int | None,
+    record: Mapping[str, Any],
+) -> dict:
+    """``train_model`` that resumes only an *interrupted* run of the same ``record``
+    (params, code) and inputs: after an edit, or after a run that finished (a forced rerun),
+    it trains afresh. Used by the pipeline's train job and by ``dreem train``."""
+    import logging
+
+    from dreem.training.train import train_model
+
+    log = logging.getLogger(__name__)
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    if (ckpt_dir / FINISHED).is_file():
+        shutil.rmtree(ckpt_dir)  # a finished run is never "resumed" (forced rerun)
+    fingerprint = run_fingerprint(record, [*train_shards, *val_shards])
+    if prepare_resume(out_dir, fingerprint):
+        log.info("resuming an interrupted run from %s", ckpt_dir / "last.ckpt")
+    else:
+        log.info("training from scratch in %s", out_dir)
+    result = train_model(cfg, list(train_shards), list(val_shards), out_dir, seed=seed)
+    write_text_atomic(ckpt_dir / FINISHED, fingerprint + "\n")
+    return result

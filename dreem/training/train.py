@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import inspect
 import logging
 import os
 import shutil
@@ -11,12 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dreem.utils.atomic import atomic_path, write_text_atomic
+from dreem.config.dreem import DreemConfig
+from dreem.config.training import TrainerConfig
+from dreem.utils.atomic import atomic_path
 from dreem.utils.errors import ConfigError, InputDataError
 
 log = logging.getLogger(__name__)
-
-_TRAINER_DEFAULTS = {"num_sanity_val_steps": 0, "log_every_n_steps": 1}
 
 
 def _cpu_threads() -> int:
@@ -24,19 +22,6 @@ def _cpu_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _dataset(shards: list[Path], section: dict[str, Any] | None, mode: str, seed: int):
-    from dreem.data.dataset import ClipDataset
-
-    params = inspect.signature(ClipDataset).parameters
-    kwargs = {k: v for k, v in (section or {}).items() if k in params and v is not None}
-    kwargs.pop("shard_paths", None)
-    kwargs["mode"] = mode
-    kwargs.setdefault("seed", seed)
-    if mode != "train":
-        kwargs["augmentations"] = None
-    return ClipDataset([Path(p) for p in shards], **kwargs)
 
 
 def _copy_atomic(src: str | Path, dst: Path) -> Path:
@@ -114,7 +99,7 @@ class _Throughput:
 
 
 def train_model(
-    cfg: dict[str, Any],
+    cfg: DreemConfig,
     train_shards: list[Path],
     val_shards: list[Path],
     out_dir: Path,
@@ -125,22 +110,19 @@ def train_model(
 
     Re-running with the same ``out_dir`` resumes from ``checkpoints/last.ckpt``.
     ``model.ckpt_path`` starts from those weights (fine-tuning) when not resuming.
+    ``seed`` (the pipeline's) wins over ``cfg.seed``.
     """
     import lightning as L
     import torch
-    import yaml
     from lightning.pytorch.loggers import CSVLogger
 
-    from dreem.training.factories import (
-        build_callbacks,
-        build_dataloader,
-        build_logger,
-    )
+    from dreem.config.load import save_config
+    from dreem.data.dataset import ClipDataset
+    from dreem.training.factories import build_callbacks, build_dataloader, build_logger
     from dreem.training.module import GTRLightning
     from dreem.utils.seed import seed_everything
 
     t_start = time.perf_counter()
-    cfg = copy.deepcopy(cfg)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not train_shards:
@@ -148,53 +130,46 @@ def train_model(
     for p in [*train_shards, *val_shards]:
         if not Path(p).is_file():
             raise InputDataError(f"{p}: crop shard not found")
-    seed = int(seed if seed is not None else cfg.get("seed", 0) or 0)
-    cfg["seed"] = seed
+    seed = int(seed if seed is not None else cfg.seed or 0)
+    cfg = cfg.model_copy(update={"seed": seed}, deep=True)
     seed_everything(seed)
     L.seed_everything(seed, workers=True, verbose=False)
     if not torch.cuda.is_available():
         torch.set_num_threads(_cpu_threads())
     torch.set_float32_matmul_precision("medium")
 
-    ds_cfg = cfg.get("dataset") or {}
-    dl_cfg = cfg.get("dataloader") or {}
-    train_ds = _dataset(train_shards, ds_cfg.get("train_dataset"), "train", seed)
-    train_dl = build_dataloader(train_ds, dl_cfg.get("train_dataloader"), train=True)
+    ds, dl = cfg.dataset, cfg.dataloader
+    train_ds = ClipDataset(train_shards, ds.train_dataset, seed)
+    train_dl = build_dataloader(train_ds, dl.train_dataloader, "train_dataloader")
     val_dl = None
     if val_shards:
-        val_section = ds_cfg.get("val_dataset") or ds_cfg.get("train_dataset")
-        val_ds = _dataset(val_shards, val_section, "val", seed)
-        val_dl = build_dataloader(val_ds, dl_cfg.get("val_dataloader"), train=False)
+        val_section = ds.val_dataset or ds.train_dataset.model_copy(
+            update={"mode": "val", "augmentations": None}
+        )
+        val_ds = ClipDataset(val_shards, val_section, seed)
+        val_dl = build_dataloader(val_ds, dl.val_dataloader, "val_dataloader")
     has_val = val_dl is not None and len(val_dl) > 0
 
-    write_text_atomic(out_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    save_config(cfg, out_dir / "config.yaml")
 
     module = GTRLightning(cfg)
     if not has_val:
         module.loss_monitor = "train_loss"
         module.val_metrics = []
-    ckpt_dir = Path(_dirpath(cfg) or out_dir / "checkpoints")
+    ckpt_dir = Path(cfg.checkpointing.dirpath or out_dir / "checkpoints")
     resume = ckpt_dir / "last.ckpt"
     resume_path = str(resume) if resume.is_file() else None
-    ft = (cfg.get("model") or {}).get("ckpt_path")
-    if ft and resume_path is None:
-        _load_weights(module, Path(ft))
+    if cfg.model.ckpt_path and resume_path is None:
+        _load_weights(module, Path(cfg.model.ckpt_path))
 
-    logger = build_logger(cfg.get("logging"), out_dir, cfg)
+    logger = build_logger(cfg.logging, out_dir, cfg.to_dict())
     csv_logger = CSVLogger(save_dir=str(out_dir / "logs"), name="csv")
     loggers = [csv_logger] + ([logger] if logger is not None else [])
-    cb_cfg = {**cfg, "checkpointing": {**(cfg.get("checkpointing") or {}), "dirpath": ckpt_dir}}
-    callbacks = build_callbacks(cb_cfg, out_dir, logger is not None, has_val)
+    callbacks = build_callbacks(cfg, ckpt_dir, logger is not None, has_val)
     meter = _Throughput().callback
     callbacks.append(meter)
 
-    tr_cfg = {**_TRAINER_DEFAULTS, **{k: v for k, v in (cfg.get("trainer") or {}).items()}}
-    tr_cfg = {k: v for k, v in tr_cfg.items() if v is not None}
-    for k in ("logger", "callbacks", "default_root_dir"):
-        tr_cfg.pop(k, None)
-    tr_cfg.setdefault("accelerator", "auto")
-    tr_cfg.setdefault("devices", 1)
-    tr_cfg.setdefault("enable_progress_bar", True)
+    tr_cfg = trainer_kwargs(cfg.trainer)
     if not has_val:
         tr_cfg["limit_val_batches"] = 0
     try:
@@ -236,8 +211,12 @@ def train_model(
     }
 
 
-def _dirpath(cfg: dict[str, Any]) -> str | None:
-    return (cfg.get("checkpointing") or {}).get("dirpath")
+def trainer_kwargs(trainer: TrainerConfig) -> dict[str, Any]:
+    """``lightning.Trainer`` kwargs from the trainer section: every key that is set
+    (``null`` = Lightning's own default); the output folder is the model's."""
+    out = {k: v for k, v in trainer.to_dict().items() if v is not None}
+    out.pop("default_root_dir", None)
+    return out
 
 
 def _load_weights(module, path: Path) -> None:

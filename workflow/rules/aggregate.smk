@@ -1,23 +1,23 @@
-# Aggregate all metrics into one table, one figure and an HTML report; render one video
-# per evaluated dataset (first video, first trained model) for the report.
+# Render tracked videos and aggregate all metrics into one table, one figure and an HTML
+# report.
 
 
 rule render:
     input:
         tracks=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
-        data=lambda wc: data_inputs(wc.dataset, wc.video_id),
+        data=lambda wc: PLAN.data_inputs(wc.dataset, wc.video_id),
     output:
         mp4=report(
-            f"{OUT}/summary/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
+            f"{OUT}/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
             category="Tracks",
             labels={"model": "{model}", "dataset": "{dataset}", "video": "{video_id}"},
         ),
     params:
         dataset=lambda wc: wc.dataset,
         video_id=lambda wc: wc.video_id,
-        spec=lambda wc: discovery_spec(wc.dataset),
-        render={"max_frames": 300},
-        code=code_param("render"),
+        spec=lambda wc: PLAN.spec(wc.dataset).discovery(),
+        options={"max_frames": 300},
+        code=code("render_job", "render.py"),
     log:
         log_path("render", "{model}", "{dataset}", "{video_id}"),
     resources:
@@ -32,7 +32,7 @@ rule render:
 rule aggregate:
     input:
         metrics=all_metrics,
-        videos=all_renders,
+        videos=lambda wc: [PLAN.render(m, d, v) for m, d, v in PLAN.render_jobs() if PLAN.evaluated(m, d)],
         curves=all_curves,
     output:
         csv=report(SUMMARY["csv"], category="Summary", labels={"file": "metrics table"}),
@@ -40,7 +40,7 @@ rule aggregate:
         html=SUMMARY["html"],
     params:
         title="dreem-pipeline report",
-        code=code_param("aggregate"),
+        code=code("aggregate_job", "aggregate.py"),
     log:
         log_path("aggregate"),
     resources:

@@ -1,15 +1,16 @@
 # Synthetic demo data (animals .slp + .mp4, cells in CTC layout) into demo.out_dir.
 # DONE.json is written last and atomically; the demo datasets' jobs take it as input.
 
-if DEMO_ENABLED:
+if PLAN.cfg.demo.enabled:
 
     rule demo:
         output:
-            done=DEMO_DONE,
+            done=f"{PLAN.cfg.demo.out_dir.rstrip('/')}/DONE.json",
         params:
             seed=SEED,
-            demo={k: DEMO.get(k) for k in DEMO_KINDS},
-            code=code_param("demo"),
+            animals=PLAN.cfg.demo.animals,
+            cells=PLAN.cfg.demo.cells,
+            code=code("demo_job", "demo.py"),
         log:
             log_path("demo"),
         resources:

@@ -3,14 +3,14 @@
 
 rule discover:
     input:
-        data=lambda wc: data_inputs(wc.dataset),
+        data=lambda wc: PLAN.data_inputs(wc.dataset),
     output:
         manifest=f"{OUT}/datasets/{{dataset}}/manifest.parquet",
     params:
         name=lambda wc: wc.dataset,
-        spec=lambda wc: discovery_spec(wc.dataset),
-        video_ids=lambda wc: {"expected": video_ids(wc.dataset)},
-        code=code_param("discover"),
+        spec=lambda wc: PLAN.spec(wc.dataset).discovery(),
+        expected=lambda wc: PLAN.video_ids(wc.dataset),
+        code=code("discover_job", "discover.py"),
     log:
         log_path("discover", "{dataset}"),
     resources:

@@ -4,16 +4,16 @@
 rule evaluate:
     input:
         tracks=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
-        gt=lambda wc: gt_shard(wc.dataset, wc.video_id),
+        gt=lambda wc: PLAN.ground_truth(wc.dataset, wc.video_id, wc.model),
     output:
         metrics=f"{OUT}/metrics/{{model}}/{{dataset}}/{{video_id}}.csv",
     params:
         model=lambda wc: wc.model,
         dataset=lambda wc: wc.dataset,
         video_id=lambda wc: wc.video_id,
-        metrics={"metrics": EVAL_METRICS},
-        detection=lambda wc: detection_params(wc.dataset),
-        code=code_param("evaluate"),
+        metrics=PLAN.cfg.evaluate.metrics,
+        detection=lambda wc: PLAN.detection(wc.dataset),
+        code=code("evaluate_job", "evaluate.py"),
     log:
         log_path("evaluate", "{model}", "{dataset}", "{video_id}"),
     resources:

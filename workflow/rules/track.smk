@@ -1,18 +1,17 @@
-# Track one video's shard with one model (a checkpoint, or the centroid baseline).
+# Track one video's shard with one model (a checkpoint, or a baseline linker).
 
 
 rule track:
     input:
-        shard=lambda wc: shard_path(wc.dataset, wc.video_id),
-        model=lambda wc: track_model_input(wc.model),
+        shard=lambda wc: shard_of(wc.dataset, wc.video_id, wc.model),
+        model=lambda wc: PLAN.track_input(wc.model),
     output:
         parquet=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.parquet",
         csv=f"{OUT}/tracks/{{model}}/{{dataset}}/{{video_id}}.csv",
     params:
-        model=lambda wc: wc.model,
-        baseline=lambda wc: is_baseline(wc.model),
-        tracker=lambda wc: tracker_cfg(wc.model),
-        code=code_param("track"),
+        model=lambda wc: PLAN.model_spec(wc.model),
+        tracker=lambda wc: PLAN.tracker(wc.model).to_dict(),
+        code=code("track_job", "track.py"),
     log:
         log_path("track", "{model}", "{dataset}", "{video_id}"),
     resources:

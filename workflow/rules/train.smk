@@ -1,28 +1,23 @@
-# Train one GTR model on the shards of its train/val datasets. Not a per-video job.
-# Resume state lives in models/{model}/checkpoints/ (not an output, so Snakemake never
-# deletes it); the script discards it when params or input shards changed.
+# Train one GTR model on the shards of its train/val datasets, then publish best.ckpt with
+# the model's current config. Training state (checkpoints/, logs/) lives in train/; a rerun
+# resumes only an interrupted run of the same params and inputs.
 
 
 rule train:
     input:
-        train=lambda wc: shards(MODELS[wc.model].get("train") or []),
-        val=lambda wc: shards(MODELS[wc.model].get("val") or []),
+        train=lambda wc: PLAN.train_shards(wc.model, "train"),
+        val=lambda wc: PLAN.train_shards(wc.model, "val"),
     output:
-        best=f"{OUT}/models/{{model}}/best.ckpt",
-        last=f"{OUT}/models/{{model}}/last.ckpt",
-        metrics=f"{OUT}/models/{{model}}/metrics.csv",
-        config=f"{OUT}/models/{{model}}/config.yaml",
+        best=f"{OUT}/models/{{model}}/train/best.ckpt",
+        metrics=f"{OUT}/models/{{model}}/train/metrics.csv",
         curves=report(
-            f"{OUT}/models/{{model}}/curves.png",
+            f"{OUT}/models/{{model}}/train/curves.png",
             category="Training",
             labels={"model": "{model}", "file": "training curves"},
         ),
     params:
-        cfg=lambda wc: train_cfg(wc.model),
-        train_datasets=lambda wc: {"train": MODELS[wc.model].get("train") or [],
-                                   "val": MODELS[wc.model].get("val") or []},
-        seed=SEED,
-        code=code_param("train"),
+        train=lambda wc: PLAN.train_params(wc.model),
+        code=code("train_job", "train.py"),
     log:
         log_path("train", "{model}"),
     threads: 2
@@ -33,3 +28,22 @@ rule train:
         "../../envs/dreem.yaml"
     script:
         "../scripts/train.py"
+
+
+rule publish:
+    input:
+        trained=f"{OUT}/models/{{model}}/train/best.ckpt",
+    output:
+        ckpt=f"{OUT}/models/{{model}}/best.ckpt",
+    params:
+        cfg=lambda wc: PLAN.publish_config(wc.model),
+        code=code("publish_job", "publish.py"),
+    log:
+        log_path("publish", "{model}"),
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    conda:
+        "../../envs/dreem.yaml"
+    script:
+        "../scripts/publish.py"

@@ -45,13 +45,3 @@ def logged(smk: Any) -> Iterator[logging.Logger]:
             sys.stderr.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
-
-
-def pair_row(spec: dict, dataset: str, video_id: str) -> dict[str, Any]:
-    """The manifest-style row of one video (paired now, cheaply, from the dataset spec)."""
-    from dreem.io.discover import pair_files
-
-    rows = [p.as_row() for p in pair_files(spec) if p.video_id == video_id]
-    if len(rows) != 1:
-        raise RuntimeError(f"datasets.{dataset}: expected 1 video {video_id!r}, found {len(rows)}")
-    return {"dataset": dataset, **rows[0]}

@@ -5,14 +5,11 @@ from pathlib import Path
 from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    from dreem.evaluation.aggregate import aggregate
+    from dreem.pipeline.jobs import aggregate_job
 
     smk = snakemake  # noqa: F821
-    out = aggregate(
-        [Path(p) for p in smk.input.metrics],
-        Path(smk.output.csv).parent,
-        title=smk.params.title,
-        videos=tuple(Path(p) for p in smk.input.videos),
-        extra_figures=tuple(Path(p) for p in smk.input.curves),
+    out = aggregate_job(
+        smk.input.metrics, Path(smk.output.csv).parent, smk.params.title, smk.input.videos,
+        smk.input.curves,
     )
     log.info("summary: %s", out)

@@ -1,16 +1,12 @@
-"""Rule `demo`: generate the synthetic demo datasets (adapter for dreem.synth.generate_demo)."""
+"""Rule `demo`: generate the synthetic demo datasets (dreem.pipeline.jobs.demo_job)."""
 
 from pathlib import Path
 
 from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    from dreem.synth import generate_demo
+    from dreem.pipeline.jobs import demo_job
 
-    smk = snakemake  # noqa: F821
-    out_dir = Path(smk.output.done).parent
-    demo = smk.params.demo
-    info = generate_demo(
-        out_dir, seed=smk.params.seed, animals=demo.get("animals"), cells=demo.get("cells")
-    )
-    log.info("demo data in %s: %s", out_dir, info)
+    p = snakemake.params  # noqa: F821
+    info = demo_job(Path(snakemake.output.done).parent, p.seed, p.animals, p.cells)  # noqa: F821
+    log.info("demo data: %s", info["files"])

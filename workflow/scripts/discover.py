@@ -1,17 +1,10 @@
-"""Rule `discover`: one dataset -> manifest.parquet (adapter for dreem.io.discover)."""
+"""Rule `discover`: one dataset -> manifest.parquet (dreem.pipeline.jobs.discover_job)."""
 
 from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    from dreem.io.discover import discover_dataset, write_manifest
+    from dreem.pipeline.jobs import discover_job
 
-    smk = snakemake  # noqa: F821
-    df = discover_dataset(smk.params.name, smk.params.spec)
-    found, expected = sorted(df["video_id"]), sorted(smk.params.video_ids["expected"])
-    if found != expected:
-        raise RuntimeError(
-            f"datasets.{smk.params.name}: discovered videos {found} differ from the ones "
-            f"planned when the workflow started {expected}; rerun snakemake"
-        )
-    write_manifest(df, smk.output.manifest)
-    log.info("%d videos -> %s", len(df), smk.output.manifest)
+    p = snakemake.params  # noqa: F821
+    df = discover_job(p.name, p.spec, p.expected, snakemake.output.manifest)  # noqa: F821
+    log.info("%d videos", len(df))

@@ -1,27 +1,15 @@
-"""Rule `evaluate`: tracks table -> tidy metrics CSV (adapter for dreem.evaluation)."""
+"""Rule `evaluate`: tracks table -> tidy metrics CSV (dreem.pipeline.jobs.evaluate_job)."""
 
 from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    from dreem.evaluation.evaluate import evaluate_tracks_file, write_metrics
+    from dreem.pipeline.jobs import evaluate_job
 
     smk = snakemake  # noqa: F821
-    det = smk.params.detection or {}
-    if smk.input.gt:
-        log.info("detection-level evaluation against %s (%s)", smk.input.gt[0], det)
-    summary, events = evaluate_tracks_file(
-        smk.input.tracks,
-        metrics=smk.params.metrics["metrics"],
-        gt_shard=smk.input.gt[0] if smk.input.gt else None,
-        match=det.get("match", "centroid"),
-        threshold=det.get("threshold"),
-    )
-    write_metrics(
-        summary,
-        events,
-        smk.output.metrics,
-        smk.params.model,
-        smk.params.dataset,
-        smk.params.video_id,
+    p = smk.params
+    gt = smk.input.gt[0] if smk.input.gt else None
+    summary = evaluate_job(
+        smk.input.tracks, smk.output.metrics, p.model, p.dataset, p.video_id, p.metrics, gt,
+        p.detection,
     )
     log.info("metrics: %s", summary)

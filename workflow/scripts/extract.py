@@ -1,13 +1,10 @@
-"""Rule `extract`: one video -> crop shard (adapter for dreem.data.extract.extract_video)."""
+"""Rule `extract`: one video -> crop shard (dreem.pipeline.jobs.extract_job)."""
 
-from pathlib import Path
-
-from _common import logged, pair_row
+from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    from dreem.data.extract import extract_video
+    from dreem.pipeline.jobs import extract_job
 
-    smk = snakemake  # noqa: F821
-    row = pair_row(smk.params.spec, smk.params.dataset, smk.params.video_id)
-    stats = extract_video(row, dict(smk.params.crop), Path(smk.output.shard), progress=False)
-    log.info("extracted %s: %s", smk.params.video_id, stats)
+    p = snakemake.params  # noqa: F821
+    stats = extract_job(p.dataset, p.spec, p.video_id, p.crop, snakemake.output.shard)  # noqa: F821
+    log.info("extracted %s: %s", p.video_id, stats)

@@ -1,14 +1,11 @@
-"""Rule `render`: draw one video's tracks into an MP4 for the report."""
+"""Rule `render`: draw one video's tracks into an MP4 (dreem.pipeline.jobs.render_job)."""
 
-from _common import logged, pair_row
+from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    import pandas as pd
-
-    from dreem.evaluation.render import render_tracks
+    from dreem.pipeline.jobs import render_job, video_row
 
     smk = snakemake  # noqa: F821
-    row = pair_row(smk.params.spec, smk.params.dataset, smk.params.video_id)
-    tracks = pd.read_parquet(smk.input.tracks)
-    render_tracks(tracks, row["video_path"], smk.output.mp4, **smk.params.render)
-    log.info("rendered %s", smk.output.mp4)
+    p = smk.params
+    video = video_row(p.dataset, p.spec, p.video_id)["video_path"]
+    log.info("rendered %s", render_job(smk.input.tracks, video, smk.output.mp4, p.options))

@@ -1,0 +1,77 @@
+"""The ``tracker`` section: sliding-window tracker used at inference (and validation)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import field_validator
+
+from dreem.config.base import Section
+from dreem.config.types import (
+    Bool,
+    Float,
+    Int,
+    Limit,
+    OptFloat,
+    OptInt,
+    OptStrList,
+    doc,
+    one_of,
+)
+
+
+class TrackerConfig(Section):
+    """Tracker used at inference (sliding window + Hungarian); see dreem.inference.tracker."""
+
+    window_size: Int = doc(8, "appearances per track kept as context", ge=1)
+    use_vis_feats: Bool = doc(True, "use visual features (false: position and time only)")
+    overlap_thresh: Float = doc(0.01, "trajectory overlap threshold for assignment", ge=0)
+    mult_thresh: Bool = doc(True, "compare the per-appearance mean (true) or the sum to it")
+    decay_time: OptFloat = doc(
+        None, "weight decay per processed frame of older context, in (0, 1]; null = none", ge=0
+    )
+    iou: Annotated[Literal["mult", "max"] | None, one_of(("mult", "max", None), {"": None})] = doc(
+        "mult", "how box IoU enters association: mult, max, or null/'' for none"
+    )
+    max_center_dist: OptFloat = doc(
+        None,
+        "centroid distance (pixels) beyond which a match is penalised; null = no limit",
+        ge=0,
+    )
+    persistent_tracking: Bool = doc(True, "keep the track queue across clips of one video")
+    clip_length: OptInt = doc(
+        None, "frames per clip when persistent_tracking is false; null = the model's", ge=1
+    )
+    max_gap: Limit = doc(
+        math.inf,
+        "processed frames a track may be missing before it ends; null/.inf = none",
+        ge=0,
+    )
+    max_tracks: Limit = doc(math.inf, "maximum number of track ids; null/.inf = no limit", ge=1)
+    temperature: Float = doc(0.1, "softmax temperature of association scores", gt=0)
+    confidence_threshold: Float = doc(
+        0.0, "below this confidence a frame is flagged for review", ge=0, le=1
+    )
+    distance_penalty_multiplier: Float = doc(
+        1.0, "weight of the centroid-distance penalty (0 = a hard gate at max_center_dist)", ge=0
+    )
+    max_angle_diff: OptFloat = doc(
+        0.0, "max heading change in degrees before a penalty (0 or null = off)", ge=0
+    )
+    angle_diff_penalty_multiplier: Float = doc(1.0, "weight of the heading penalty", ge=0)
+    front_nodes: OptStrList = doc(None, "nodes marking the animal's front")
+    back_nodes: OptStrList = doc(None, "nodes marking the animal's back")
+    enable_crop_saving: Bool = doc(False, "keep crops on tracked instances (not supported)")
+    verbose: Bool = doc(False, "log per-frame tracking details")
+
+    @field_validator("decay_time", mode="before")
+    @classmethod
+    def _zero_decay_is_none(cls, value: Any) -> Any:
+        return None if value == 0 and not isinstance(value, bool) else value
+
+    @property
+    def angle_penalty_on(self) -> bool:
+        """True when the orientation penalty applies (a finite positive angle)."""
+        mad = self.max_angle_diff
+        return mad is not None and 0 < mad < math.inf and self.angle_diff_penalty_multiplier > 0

@@ -1,0 +1,118 @@
+"""Run a :class:`Plan` in this process, job by job (what the CLI does without Snakemake).
+
+The jobs and their parameters are exactly the ones the Snakemake rules run, taken from the
+same plan, so ``dreem train``/``dreem track``/``dreem eval`` write the same files with the
+same contents as a pipeline run of the equivalent config.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dreem.pipeline import jobs
+from dreem.pipeline.code import job_code
+from dreem.pipeline.plan import Plan
+
+log = logging.getLogger(__name__)
+
+
+def _bar(items: list, desc: str, progress: bool):
+    if not progress or len(items) < 2:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="job")
+
+
+def prepare(plan: Plan, progress: bool = True) -> list[str]:
+    """Discover every used dataset and extract every planned shard; return shard paths."""
+    for d in plan.used_datasets():
+        jobs.discover_job(d, plan.spec(d).discovery(), plan.video_ids(d), Path(plan.manifest(d)))
+    shards = []
+    for d, key, v in _bar(plan.extract_jobs(), "extract", progress):
+        out = Path(f"{plan.out}/datasets/{d}/crops/{key}/{v}.parquet")
+        crop = plan.extract_params(d, key, v).to_dict()
+        jobs.extract_job(d, plan.spec(d).discovery(), v, crop, out, progress=progress)
+        shards.append(str(out))
+    return shards
+
+
+def train(plan: Plan, model: str) -> dict:
+    """Train (or resume) one model and publish its ``best.ckpt``."""
+    result = jobs.train_job(
+        plan.train_params(model),
+        job_code("train_job"),
+        plan.train_shards(model, "train"),
+        plan.train_shards(model, "val"),
+        Path(plan.train_dir(model)),
+    )
+    trained = Path(plan.train_dir(model)) / "best.ckpt"
+    jobs.publish_job(trained, plan.publish_config(model), Path(plan.checkpoint(model)))
+    return {**result, "checkpoint": plan.checkpoint(model)}
+
+
+def track(plan: Plan, progress: bool = True) -> list[Path]:
+    """Track every planned (model, dataset, video); return the tracks tables."""
+    out = []
+    for m, d, v in plan.track_jobs():
+        path = Path(plan.tracks(m, d, v))
+        jobs.track_job(
+            plan.model_spec(m),
+            Path(plan.shard(d, v, m)),
+            plan.tracker(m).to_dict(),
+            path,
+            progress=progress,
+        )
+        out.append(path)
+    return out
+
+
+def evaluate(plan: Plan) -> list[Path]:
+    """Evaluate every planned video, render the planned videos, write the summary."""
+    csvs = []
+    for m, d, v in plan.eval_jobs():
+        gt = plan.ground_truth(d, v, m)
+        out = Path(plan.metrics(m, d, v))
+        jobs.evaluate_job(
+            Path(plan.tracks(m, d, v)),
+            out,
+            m,
+            d,
+            v,
+            plan.cfg.evaluate.metrics,
+            Path(gt[0]) if gt else None,
+            plan.detection(d),
+        )
+        csvs.append(out)
+    videos = []
+    for m, d, v in plan.render_jobs():
+        video = jobs.video_row(d, plan.spec(d).discovery(), v)["video_path"]
+        videos.append(
+            jobs.render_job(Path(plan.tracks(m, d, v)), video, Path(plan.render(m, d, v)), {})
+        )
+    if csvs:
+        curves = [
+            Path(plan.train_dir(m)) / "curves.png"
+            for m in plan.cfg.evaluate.models
+            if m in plan.trained()
+        ]
+        jobs.aggregate_job(
+            csvs,
+            Path(plan.out) / "summary",
+            "dreem-pipeline report",
+            [p for p in videos if p.exists()],
+            [c for c in curves if c.exists()],
+        )
+    return csvs
+
+
+def run_all(plan: Plan, progress: bool = True) -> dict:
+    """Everything the plan asks for: prepare, train, track, evaluate."""
+    for note in plan.notes:
+        log.warning(note)
+    prepare(plan, progress)
+    trained = {m: train(plan, m) for m in plan.trained()}
+    tracks = track(plan, progress)
+    metrics = evaluate(plan)
+    return {"trained": trained, "tracks": tracks, "metrics": metrics}
