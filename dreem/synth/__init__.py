@@ -1,4 +1,5 @@
-"""Deterministic synthetic data: multi-animal clips (SLEAP), cell movies (CTC) and the demo set.
+"""Deterministic synthetic data: multi-animal clips (SLEAP), cell movies (CTC), the demo set
+and the identity benchmark (held-apart individuals).
 
 Names are imported lazily so ``import dreem.synth`` stays cheap.
 """
@@ -12,6 +13,9 @@ _LAZY = {
     "generate_animals": "dreem.synth.animals",
     "generate_cells": "dreem.synth.cells",
     "generate_demo": "dreem.synth.demo",
+    "generate_identity_benchmark": "dreem.synth.identity_bench",
+    "simulate_identity_clip": "dreem.synth.identity",
+    "write_identity_clip": "dreem.synth.identity",
 }
 
 __all__ = sorted(_LAZY)
