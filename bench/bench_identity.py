@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "2")
 
     from dreem.config import load_dreem_config
-    from dreem.synth.identity_bench import resolve_identity_spec, test_clip_spec
+    from dreem.synth.identity_bench import hard_clip_spec, resolve_identity_spec
 
     t_start = time.perf_counter()
     sets = (QUICK_SETS if args.quick else []) + list(args.sets)
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict:
     data, done = ensure_data(work, spec, args.data_seed)
     resolved = resolve_identity_spec(spec)
     clips = [c["name"] for c in resolved["test"]]
-    n_animals = {c: test_clip_spec(resolved, i).n_animals for i, c in enumerate(clips)}
+    n_animals = {c: hard_clip_spec(resolved, i).n_animals for i, c in enumerate(clips)}
 
     section = cfg["dataset"]["train_dataset"]
     crop_key = _hash({k: section.get(k) for k in ("crop_size", "padding", "anchors")})

@@ -21,6 +21,7 @@ plus a "new track" option), in [0, 1].
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import attrs
@@ -328,10 +329,7 @@ def _distance_scale(boxes: np.ndarray) -> np.ndarray:
     if not boxes.shape[1]:
         return np.full(n, 10.0)
     diag = np.hypot(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1])
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            diag = np.nanmean(diag, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        diag = np.nanmean(diag, axis=1)
     return np.where(np.isfinite(diag) & (diag > 0), diag / 4.0, 10.0)

@@ -286,16 +286,25 @@ def _background(size: tuple[int, int]) -> np.ndarray:
     return (BACKGROUND + ramp).astype(np.float32)
 
 
+def frame_layers(clip: IdentityClip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The static layers of a clip: background, occluder alpha and occluder grey (H, W)."""
+    return (_background(clip.spec.size), *occluder_layer(clip.occluders, clip.spec.size))
+
+
 def render_clean_frame(
-    clip: IdentityClip, t: int, animals: list[int] | None = None, layers: tuple | None = None
+    clip: IdentityClip,
+    t: int,
+    animals: list[int] | None = None,
+    layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Frame ``t`` without noise (H, W) float32, drawing only ``animals`` (default all)."""
+    """Frame ``t`` without noise (H, W) float32, drawing only ``animals`` (default all).
+    ``layers``: :func:`frame_layers` of the clip, to reuse across frames."""
     spec = clip.spec
-    canvas = layers[0].copy() if layers else _background(spec.size)
+    background, alpha, grey = frame_layers(clip) if layers is None else layers
+    canvas = background.copy()
     for k in range(spec.n_animals) if animals is None else animals:
         x, y = clip.xy[t, k]
         draw_animal(canvas, clip.looks[k], x, y, clip.heading[t, k], spec.body_length)
-    alpha, grey = layers[1:] if layers else occluder_layer(clip.occluders, spec.size)
     if clip.occluders:
         canvas += alpha * (grey - canvas)
     return canvas
@@ -306,7 +315,7 @@ def render_identity_frames(clip: IdentityClip) -> np.ndarray:
     top, Gaussian pixel noise."""
     spec = clip.spec
     rng = _streams(clip.seed)["noise"]
-    layers = (_background(spec.size), *occluder_layer(clip.occluders, spec.size))
+    layers = frame_layers(clip)
     frames = np.empty((spec.n_frames, *spec.size), dtype=np.uint8)
     for t in range(spec.n_frames):
         canvas = render_clean_frame(clip, t, layers=layers)

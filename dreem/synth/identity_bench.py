@@ -136,7 +136,7 @@ def pool_clip_spec(spec: dict[str, Any], split: str, index: int, seed: int) -> C
     return ClipSpec.from_dict(fields)
 
 
-def test_clip_spec(spec: dict[str, Any], index: int) -> ClipSpec:
+def hard_clip_spec(spec: dict[str, Any], index: int) -> ClipSpec:
     """The :class:`ClipSpec` of test clip ``index``."""
     fields = {k: v for k, v in spec["test"][index].items() if k != "name"}
     return ClipSpec.from_dict({**spec["clip"], **fields})
@@ -169,10 +169,10 @@ def clip_looks(
     return sample_distinct_looks(streams, Distinctness(**spec["distinct"]), forbidden)
 
 
-def test_looks(spec: dict[str, Any], seed: int) -> list[list[Look]]:
+def hard_clip_looks(spec: dict[str, Any], seed: int) -> list[list[Look]]:
     """The looks of every test clip (cheap: no rendering of frames)."""
     return [
-        clip_looks(spec, seed, "test", i, test_clip_spec(spec, i).n_animals)
+        clip_looks(spec, seed, "test", i, hard_clip_spec(spec, i).n_animals)
         for i in range(len(spec["test"]))
     ]
 
@@ -212,7 +212,7 @@ def _write_untracked(out_dir: Path, spec: dict, seed: int, looks: list[list[Look
         for i, entry in enumerate(spec["test"]):
             name = entry["name"]
             clip = simulate_identity_clip(
-                test_clip_spec(spec, i), clip_seed(seed, "test", i), looks[i]
+                hard_clip_spec(spec, i), clip_seed(seed, "test", i), looks[i]
             )
             src = out_dir / "test" / f"{name}.mp4"
             try:
@@ -239,11 +239,11 @@ def generate_identity_benchmark(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / DONE_NAME).unlink(missing_ok=True)
-    looks = test_looks(spec, seed)
+    looks = hard_clip_looks(spec, seed)
     forbidden = [lk for clip in looks for lk in clip]
     jobs: dict[str, list] = {"test": []}
     for i, entry in enumerate(spec["test"]):
-        cspec = test_clip_spec(spec, i)
+        cspec = hard_clip_spec(spec, i)
         keys = individual_keys("test", i, cspec.n_animals)
         jobs["test"].append((entry["name"], cspec, clip_seed(seed, "test", i), looks[i], keys))
     for split, prefix, width in (("train", "pool", 3), ("val", "val", 2)):
