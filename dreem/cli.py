@@ -59,11 +59,24 @@ def _dataset_spec(
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the demo data into.")],
     seed: Annotated[int, typer.Option(help="Seed: same seed, same data.")] = 0,
+    identity: Annotated[
+        bool,
+        typer.Option(
+            "--identity",
+            help="Write the identity benchmark instead: train/val pools + hard test clips.",
+        ),
+    ] = False,
 ) -> None:
     """Generate the synthetic demo data (animals as .slp+.mp4, cells in CTC layout)."""
-    from dreem.synth import generate_demo
+    if identity:
+        from dreem.synth import generate_identity_benchmark
 
-    info = generate_demo(out_dir, seed=seed, progress=True)
+        info = generate_identity_benchmark(out_dir, seed=seed, progress=True)
+        info = {k: info[k] for k in ("seed", "spec_hash", "seconds")}
+    else:
+        from dreem.synth import generate_demo
+
+        info = generate_demo(out_dir, seed=seed, progress=True)
     typer.echo(json.dumps(info, indent=2, default=str))
 
 

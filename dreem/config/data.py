@@ -78,8 +78,10 @@ def _number_or_list(value: Any) -> Any:
         if value < 0:
             raise fail(f"{value} is below the minimum 0")
         return value
-    if isinstance(value, list | tuple) and value and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value
+    if (
+        isinstance(value, list | tuple)
+        and value
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value)
     ):
         return list(value)
     raise fail(f"expected a number or a list of numbers (one per dir.path), got {value!r}")

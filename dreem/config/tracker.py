@@ -21,6 +21,25 @@ from dreem.config.types import (
 )
 
 
+class MotionConfig(Section):
+    """EXTENSION: motion prediction per track — a constant-velocity Kalman filter over each
+    track's centroid (and a random walk over its box size). With ``model: kalman`` the
+    tracker compares detections with each track's *predicted* box and centroid (IoU
+    re-weighting, ``max_center_dist``) instead of its last one; the ``motion`` baseline
+    always predicts. Noise levels are in pixels per frame."""
+
+    model: Annotated[Literal["none", "kalman"], one_of(("none", "kalman"))] = doc(
+        "none", "none: compare with the last box (the reference); kalman: the predicted one"
+    )
+    accel_std: Float = doc(6.0, "std of the random acceleration (px / frame^2)", ge=0)
+    meas_std: Float = doc(1.0, "std of a measured centroid (px)", ge=0)
+    size_std: Float = doc(0.5, "std of the per-frame box size change (px)", ge=0)
+    init_vel_std: Float = doc(20.0, "std of a new track's unknown velocity (px / frame)", ge=0)
+    velocity_decay: Float = doc(
+        1.0, "velocity kept per frame of a gap (1 = constant velocity)", gt=0, le=1
+    )
+
+
 class TrackerConfig(Section):
     """Tracker used at inference (sliding window + Hungarian); see dreem.inference.tracker."""
 
@@ -64,6 +83,7 @@ class TrackerConfig(Section):
     back_nodes: OptStrList = doc(None, "nodes marking the animal's back")
     enable_crop_saving: Bool = doc(False, "keep crops on tracked instances (not supported)")
     verbose: Bool = doc(False, "log per-frame tracking details")
+    motion: MotionConfig = doc(MotionConfig(), "EXTENSION: motion prediction per track")
 
     @field_validator("decay_time", mode="before")
     @classmethod

@@ -42,9 +42,28 @@ TABLE_COLUMNS = [
 ]
 
 
+BASELINES = ("centroid", "motion")
+
+
 def is_baseline(model_spec) -> bool:
-    """True for ``"baseline"`` / ``"baseline:centroid"``."""
+    """True for ``"baseline"`` / ``"baseline:centroid"`` / ``"baseline:motion"``."""
     return isinstance(model_spec, str) and model_spec.split(":")[0] == "baseline"
+
+
+def baseline_tracker(model_spec: str, cfg: TrackerConfig):
+    """The baseline linker named by ``baseline[:kind]`` (centroid when no kind)."""
+    kind = model_spec.split(":", 1)[1] if ":" in model_spec else "centroid"
+    if kind == "centroid":
+        from dreem.inference.baseline import CentroidTracker
+
+        return CentroidTracker(cfg)
+    if kind == "motion":
+        from dreem.inference.motion import MotionTracker
+
+        return MotionTracker(cfg)
+    raise InputDataError(
+        f"unknown baseline {model_spec!r}; use baseline:{' or baseline:'.join(BASELINES)}"
+    )
 
 
 def _tile_grey(x: np.ndarray, channels: int) -> np.ndarray:
@@ -197,9 +216,8 @@ def run_tracking(
             return tqdm(it, desc=f"track {data.meta.video_id}", unit="frame")
 
     if is_baseline(model_spec):
-        from dreem.inference.baseline import CentroidTracker
-
-        tracker = CentroidTracker(tracker_cfg if tracker_cfg is not None else TrackerConfig())
+        cfg = tracker_cfg if tracker_cfg is not None else TrackerConfig()
+        tracker = baseline_tracker(model_spec, cfg)
         return tracker.track_video(data.frame_idx, data.bbox, data.centroid, progress=bar)
 
     from dreem.inference.tracker import Tracker
@@ -285,9 +303,9 @@ def track_shard(
     shard_path = Path(shard_path)
     if not shard_path.is_file():
         raise InputDataError(f"shard not found: {shard_path}")
-    if not is_baseline(model_spec) and isinstance(model_spec, (str, Path)):
-        if isinstance(model_spec, str) and model_spec.startswith("baseline"):
-            raise InputDataError(f"unknown baseline {model_spec!r}; use 'baseline:centroid'")
+    if is_baseline(model_spec):
+        baseline_tracker(model_spec, TrackerConfig())  # an unknown kind fails before reading
+    elif isinstance(model_spec, (str, Path)):
         if not Path(model_spec).is_file():
             raise InputDataError(f"checkpoint not found: {model_spec}")
     data = read_shard(shard_path, with_crops=False)
