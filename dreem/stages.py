@@ -110,31 +110,17 @@ def prepare_dataset(
     Crop keys: those ``spec`` gives, else ``defaults`` (a dataset section, e.g. a model
     config's ``train_dataset``), else the section defaults — planned like a pipeline run.
     """
+    from dreem.config.data import CROP_KEYS
     from dreem.pipeline import run
 
-    fallback = {k: v for k, v in dict(defaults or {}).items() if k != "dir"}
+    fallback = {k: v for k, v in dict(defaults or {}).items() if k in CROP_KEYS}
     cfg = {
         "output_dir": str(work_dir),
-        "datasets": {name: dict(spec)},
+        "datasets": {name: {**fallback, **dict(spec)}},
         "models": {"m": {"baseline": "centroid"}},
         "track": {"datasets": [name], "models": ["m"]},
     }
-    plan = _plan(cfg)
-    if fallback:
-        plan = _with_crop_fallback(plan, name, fallback)
-    return [Path(p) for p in run.prepare(plan, progress=False)]
-
-
-def _with_crop_fallback(plan, name: str, fallback: Mapping):
-    """The plan with dataset ``name``'s crop settings falling back to ``fallback``."""
-    from dreem.config.data import crop_params
-
-    section = DatasetSection.model_validate(dict(fallback))
-    plan._crops = {}
-    for v in plan.videos(name):
-        crop = crop_params(plan.spec(name), section, seed=plan.cfg.seed, per_dir=v.dir_index)
-        plan._register(name, v.video_id, crop)
-    return plan
+    return [Path(p) for p in run.prepare(_plan(cfg), progress=False)]
 
 
 # ----------------------------------------------------------------------------- train

@@ -86,12 +86,26 @@ def test_tracker_keeps_its_section():
 
 def test_loss_reads_every_key():
     from dreem.training.loss import AssoLoss
+    from dreem.training.module import GTRLightning
 
-    keys = {"neg_unmatched": True, "epsilon": 0.5, "asso_weight": 3.0}
+    keys = {
+        "neg_unmatched": True,
+        "epsilon": 0.5,
+        "asso_weight": 3.0,
+        "embedding_weight": 0.7,
+        "embedding_temperature": 0.3,
+    }
     cfg = LossConfig(**keys)
     _differs(cfg, keys)
     loss = AssoLoss(cfg)
     assert (loss.neg_unmatched, loss.epsilon, loss.asso_weight) == (True, 0.5, 3.0)
+    module = GTRLightning(
+        load_dreem_config(
+            {"loss": keys, "model": {"d_model": 16, "encoder_cfg": {"model_name": "test_resnet"}}}
+        )
+    )
+    assert module.cfg.loss is not None and module.cfg.loss.embedding_weight == 0.7
+    assert module.cfg.loss.embedding_temperature == 0.3
 
 
 def test_optimizer_and_scheduler_read_their_sections():

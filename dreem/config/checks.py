@@ -103,6 +103,11 @@ def dataset_errors(ds: DatasetSection, path: str) -> list[str]:
             if dir_path is None or len(val) != len(dir_path):
                 n = 0 if dir_path is None else len(dir_path)
                 errors.append(f"{path}.{key}: {len(val)} values for {n} dir.path entries")
+    if ds.align_crops is not None and (ds.apply_mask_to_crop or ds.dilation_radius_px):
+        errors.append(
+            f"{path}.align_crops: cannot be combined with apply_mask_to_crop or "
+            "dilation_radius_px (masks are cut axis-aligned)"
+        )
     n_chunks = ds.n_chunks
     if isinstance(n_chunks, float) and n_chunks > 1 and not n_chunks.is_integer():
         errors.append(f"{path}.n_chunks: {n_chunks} is neither a fraction in (0, 1] nor a count")

@@ -111,6 +111,25 @@ def _json(schema: dict) -> WithJsonSchema:
 
 
 _NUMS = {"type": "array", "items": {"type": "number"}}
+
+
+def _align_nodes(value: Any) -> Any:
+    if value is None:
+        return None
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, str) and v for v in value)
+    ):
+        return list(value)
+    raise fail(f"expected [front node, back node] or null, got {describe(value)}")
+
+
+AlignNodes = Annotated[
+    list[str] | None,
+    BeforeValidator(_align_nodes),
+    _json({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}]}),
+]
 Anchors = Annotated[
     str | int | list[str],
     BeforeValidator(_anchors),
@@ -155,6 +174,7 @@ CROP_KEYS = (
     "dilation_radius_px",
     "max_detection_overlap",
     "max_tracks",
+    "align_crops",
 )
 # Keys that decide which files pair up (discovery); everything else is not discovery's.
 DISCOVERY_KEYS = (
@@ -223,6 +243,11 @@ class DatasetSection(Section):
         None, "documented by the reference, unimplemented", ge=0, le=1
     )
     verbose: Bool = doc(False, "log dataset details")
+    align_crops: AlignNodes = doc(
+        None,
+        "EXTENSION: [front node, back node]: rotate each crop so the animal's body axis "
+        "points up (null = axis-aligned crops, the reference)",
+    )
 
     def has_source(self) -> bool:
         """True when the section names any data (dir, file lists, CTC or tables)."""
@@ -315,6 +340,7 @@ class CropParams(Section):
     dilation_radius_px: Float = doc(0.0, "mask crops around keypoints (0 = off)", ge=0)
     max_detection_overlap: Float = doc(0.0, "non-max suppression IoM threshold", ge=0, le=1)
     max_tracks: Limit = doc(math.inf, "detections kept per frame", ge=1)
+    align_crops: AlignNodes = doc(None, "[front, back] nodes to align crops to (null = off)")
     seed: OptInt = doc(None, "seed for random anchors")
 
     def key(self) -> str:

@@ -38,6 +38,24 @@ class MotionConfig(Section):
     velocity_decay: Float = doc(
         1.0, "velocity kept per frame of a gap (1 = constant velocity)", gt=0, le=1
     )
+    gate_sigma: OptFloat = doc(
+        3.0,
+        "kalman: detections farther than this many standard deviations from a track's "
+        "predicted position get a soft penalty (the uncertainty grows over gaps); null = none",
+        gt=0,
+    )
+    penalty_multiplier: Float = doc(1.0, "weight of that motion penalty", ge=0)
+
+
+class SwapRepairConfig(Section):
+    """EXTENSION: undo short identity swaps after tracking a video, using the frames after
+    them (dreem.inference.smoothing): two tracks exchange ids inside a stretch of up to
+    ``max_len`` frames when their positions fit the interpolation between the frames around
+    it better exchanged (summed distance < ``ratio`` × the current one) and their
+    appearance agrees."""
+
+    max_len: Int = doc(2, "longest stretch of frames repaired", ge=1)
+    ratio: Float = doc(0.5, "required improvement of the interpolation fit", gt=0, le=1)
 
 
 class TrackerConfig(Section):
@@ -84,6 +102,9 @@ class TrackerConfig(Section):
     enable_crop_saving: Bool = doc(False, "keep crops on tracked instances (not supported)")
     verbose: Bool = doc(False, "log per-frame tracking details")
     motion: MotionConfig = doc(MotionConfig(), "EXTENSION: motion prediction per track")
+    swap_repair: SwapRepairConfig | None = doc(
+        None, "EXTENSION: undo short identity swaps after tracking; null = off (the reference)"
+    )
 
     @field_validator("decay_time", mode="before")
     @classmethod

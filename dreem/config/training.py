@@ -67,11 +67,17 @@ def _devices(value: Any) -> Any:
 
 
 class LossConfig(Section):
-    """Association loss."""
+    """Association loss (and an optional appearance-metric loss)."""
 
     neg_unmatched: Bool = doc(False, "assign unmatched detections to the background")
     epsilon: Float = doc(1e-4, "numerical floor to avoid division by zero", ge=0)
     asso_weight: Float = doc(1.0, "weight of the association loss", ge=0)
+    # EXTENSION (dreem.training.embedding_loss): supervised contrastive loss on the
+    # encoder features; 0 = off (the reference).
+    embedding_weight: Float = doc(
+        0.0, "EXTENSION: weight of the contrastive loss on appearance features (0 = off)", ge=0
+    )
+    embedding_temperature: Float = doc(0.1, "EXTENSION: temperature of that contrastive loss", gt=0)
 
 
 ADAM_DEFAULTS = {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01}

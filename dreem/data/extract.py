@@ -48,6 +48,7 @@ from dreem.data.geometry import (
     resolve_anchors,
     square_boxes,
 )
+from dreem.data.orientation import aligned_crops, instance_axes
 from dreem.utils.atomic import write_text_atomic
 from dreem.utils.errors import InputDataError
 
@@ -318,7 +319,12 @@ def _frame_records(frame, meta, spec, norm, side, rng, source) -> tuple[list, di
         dropped["max_tracks"] = int(keep.sum() - capped.sum())
         keep = capped
     kept = np.flatnonzero(keep)
-    crops = crop_windows(image, windows[kept], side)
+    if opt["align_crops"]:
+        front, back = opt["align_crops"]
+        axes = instance_axes(points[kept], meta.node_names, [front], [back])
+        crops = aligned_crops(image, anchors_xy[kept], axes, side)
+    else:
+        crops = crop_windows(image, windows[kept], side)
     if opt["apply_mask_to_crop"]:
         mask_crops(crops, windows[kept], [masks[i] for i in kept])
     if opt["dilation_radius_px"] > 0:

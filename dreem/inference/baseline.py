@@ -53,14 +53,7 @@ class CentroidTracker:
         frame_idx = np.asarray(frame_idx)
         cen = np.asarray(centroids, np.float64)
         boxes = np.asarray(boxes, np.float64).reshape(n, -1, 4)
-        diag = (
-            np.nanmean(
-                np.hypot(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]), axis=1
-            )
-            if n and boxes.shape[1]
-            else np.full(n, np.nan)
-        )
-        scale = np.where(np.isfinite(diag) & (diag > 0), diag / 4.0, 10.0)
+        scale = distance_scale(boxes)
         track_id = np.full(n, -1, np.int64)
         conf = np.zeros(n, np.float32)
         starts = np.flatnonzero(np.r_[True, np.diff(frame_idx) != 0])
@@ -120,3 +113,18 @@ class CentroidTracker:
             if thr > 0 and np.any(conf[rows] < thr):
                 uncertain.append(int(frame_idx[rows[0]]))
         return TrackResult(track_id, conf, uncertain)
+
+
+def distance_scale(boxes: np.ndarray) -> np.ndarray:
+    """Per-detection softmax scale of distance-based confidences: a quarter of the mean box
+    diagonal ``(n,)`` (10 px if unknown)."""
+    import warnings
+
+    n = len(boxes)
+    if not boxes.shape[1]:
+        return np.full(n, 10.0)
+    diag = np.hypot(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        diag = np.nanmean(diag, axis=1)
+    return np.where(np.isfinite(diag) & (diag > 0), diag / 4.0, 10.0)

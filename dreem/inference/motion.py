@@ -21,13 +21,13 @@ plus a "new track" option), in [0, 1].
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 import numpy as np
 
 from dreem.config.tracker import MotionConfig, TrackerConfig
+from dreem.inference.baseline import distance_scale
 from dreem.inference.tracker import TrackResult, _lsa, _softmax_rows
 
 
@@ -239,7 +239,7 @@ class MotionTracker:
             raise ValueError("MotionTracker.track_video: instances must be sorted by frame")
         cen = np.asarray(centroids, np.float64).reshape(n, 2)
         boxes = np.asarray(boxes, np.float64).reshape(n, -1, 4)
-        scale = _distance_scale(boxes)
+        scale = distance_scale(boxes)
         track_id = np.full(n, -1, np.int64)
         conf = np.zeros(n, np.float32)
         starts = np.flatnonzero(np.r_[True, np.diff(frame_idx) != 0])
@@ -318,15 +318,3 @@ class MotionTracker:
             tracks[tid] = MotionTrack(c, frame, box, self.params)
         else:
             tracks[tid] = None
-
-
-def _distance_scale(boxes: np.ndarray) -> np.ndarray:
-    """Per-detection softmax scale: a quarter of the mean box diagonal (10 px if unknown)."""
-    n = len(boxes)
-    if not boxes.shape[1]:
-        return np.full(n, 10.0)
-    diag = np.hypot(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1])
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
-        diag = np.nanmean(diag, axis=1)
-    return np.where(np.isfinite(diag) & (diag > 0), diag / 4.0, 10.0)

@@ -243,7 +243,7 @@ def run_tracking(
     assoc = model_associate(model, feats, boxes_norm, data.frame_idx, bf16=bf16)
     on_cpu = _model_device(model).type == "cpu"
     with torch_threads(1) if on_cpu else contextlib.nullcontext():
-        return tracker.track_video(
+        result = tracker.track_video(
             assoc,
             data.frame_idx,
             boxes_norm,
@@ -251,7 +251,31 @@ def run_tracking(
             progress=bar,
             poses=data.pose,
             node_names=data.meta.node_names,
+            px_to_box=(1.0 / h, 1.0 / w),
         )
+    return repaired(result, tracker.cfg, data.frame_idx, data.centroid, feats)
+
+
+def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feats) -> TrackResult:
+    """``result`` with short swaps undone when ``tracker.swap_repair`` is set."""
+    if cfg.swap_repair is None:
+        return result
+    import torch
+
+    from dreem.inference.smoothing import repair_swaps
+
+    normed = torch.nn.functional.normalize(feats.float(), dim=1).numpy() if len(feats) else None
+    ids, n = repair_swaps(
+        frame_idx,
+        centroids,
+        result.track_id,
+        cfg.swap_repair.max_len,
+        cfg.swap_repair.ratio,
+        normed if cfg.use_vis_feats else None,
+    )
+    if n:
+        log.info("swap repair: %d short swaps undone", n)
+    return TrackResult(ids, result.confidence, result.uncertain_frames)
 
 
 def tracks_table(data: ShardData, result: TrackResult) -> pd.DataFrame:

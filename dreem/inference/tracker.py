@@ -158,6 +158,9 @@ class Tracker:
         self.last_step: dict[int, int] = {}
         self.next_id = 0
         self._axes: np.ndarray | None = None
+        self._motion: dict[int, object] = {}  # track id -> MotionTrack (motion.model kalman)
+        self._frame = 0
+        self._px_to_box = np.ones(2)
 
     # ------------------------------------------------------------------ scoring
     def _score(
@@ -203,8 +206,9 @@ class Tracker:
         w_frames = w[first]
         null = (null_f * w_frames).sum(1) / w_frames.sum()
         last = np.array([queues[t][-1] for t in tids])
+        ref_boxes, ref_cen = self._reference_geometry(tids, last, boxes, centroids)
         if cfg.iou is not None:
-            ious = np.nan_to_num(box_iou(boxes[rows], boxes[last]))
+            ious = np.nan_to_num(box_iou(boxes[rows], ref_boxes))
             if cfg.iou == "mult":
                 scores = scores + np.abs(ious - scores) * ious
             else:
@@ -212,15 +216,72 @@ class Tracker:
         gate = np.zeros(scores.shape, bool)
         if cfg.max_center_dist is not None:
             if cfg.distance_penalty_multiplier > 0:
-                pen = distance_penalty(centroids[rows], centroids[last], cfg.max_center_dist)
+                pen = distance_penalty(centroids[rows], ref_cen, cfg.max_center_dist)
                 scores = row_scaled_penalty(scores, pen, cfg.distance_penalty_multiplier)
             else:
-                d = np.linalg.norm(centroids[rows][:, None] - centroids[last][None], axis=-1)
+                d = np.linalg.norm(centroids[rows][:, None] - ref_cen[None], axis=-1)
                 gate = ~(d <= cfg.max_center_dist)
+        motion_pen = self._motion_penalty(tids, centroids[rows])
+        if motion_pen is not None:
+            scores = row_scaled_penalty(scores, motion_pen, cfg.motion.penalty_multiplier)
         if self._axes is not None:
             pen = angle_penalty(self._axes[rows], self._axes[last], cfg.max_angle_diff)
             scores = row_scaled_penalty(scores, pen, cfg.angle_diff_penalty_multiplier)
         return scores, null, gate, means if cfg.mult_thresh else sums
+
+    def _reference_geometry(
+        self, tids: list[int], last: np.ndarray, boxes: np.ndarray, centroids: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each candidate track's box ``(n_t, A, 4)`` and centroid ``(n_t, 2)`` to compare
+        the frame's detections with: its last detection's, or with ``motion.model: kalman``
+        the ones predicted for this frame (the last box moved by the predicted shift)."""
+        ref_boxes, ref_cen = boxes[last].copy(), centroids[last].copy()
+        if self.cfg.motion.model == "none":
+            return ref_boxes, ref_cen
+        from dreem.inference.motion import predict_centroids
+
+        have = [j for j, t in enumerate(tids) if t in self._motion]
+        if not have:
+            return ref_boxes, ref_cen
+        pred = predict_centroids([self._motion[tids[j]] for j in have], self._frame)
+        shift = np.nan_to_num(pred - ref_cen[have])  # (x, y) pixels
+        dy, dx = shift[:, 1] * self._px_to_box[0], shift[:, 0] * self._px_to_box[1]
+        ref_boxes[have, :, 0::2] += dy[:, None, None]
+        ref_boxes[have, :, 1::2] += dx[:, None, None]
+        ref_cen[have] = pred
+        return ref_boxes, ref_cen
+
+    def _motion_penalty(self, tids: list[int], query_xy: np.ndarray) -> np.ndarray | None:
+        """``max(m - gate_sigma, 0)`` for the Mahalanobis distance ``m`` of each detection
+        to each track's predicted position (``motion.model: kalman``), ``(n_q, n_t)``."""
+        mc = self.cfg.motion
+        if mc.model == "none" or mc.gate_sigma is None or mc.penalty_multiplier == 0:
+            return None
+        pen = np.zeros((len(query_xy), len(tids)))
+        for j, t in enumerate(tids):
+            track = self._motion.get(t)
+            if track is None:
+                continue
+            centre, _ = track.predict(self._frame)
+            cov = track.predict_cov(self._frame) + np.eye(2) * mc.meas_std**2
+            diff = query_xy - centre
+            m = np.sqrt(np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff))
+            pen[:, j] = np.nan_to_num(np.maximum(m - mc.gate_sigma, 0.0), nan=0.0)
+        return pen
+
+    def _observe(self, tid: int, centroid: np.ndarray) -> None:
+        """Feed a track's new detection to its motion model (``motion.model: kalman``)."""
+        if self.cfg.motion.model == "none" or not np.all(np.isfinite(centroid)):
+            return
+        from dreem.inference.motion import MotionTrack, kalman_params
+
+        track = self._motion.get(tid)
+        if track is None:
+            self._motion[tid] = MotionTrack(
+                centroid, self._frame, None, kalman_params(self.cfg.motion)
+            )
+        else:
+            track.update(centroid, self._frame)
 
     def _orientation_axes(self, poses, node_names, n: int) -> np.ndarray | None:
         """Body axes ``(N, 2)`` when the orientation penalty is on and possible, else None."""
@@ -250,6 +311,7 @@ class Tracker:
         progress: Iterable | None = None,
         poses: np.ndarray | None = None,
         node_names: list[str] | None = None,
+        px_to_box: tuple[float, float] = (1.0, 1.0),
     ) -> TrackResult:
         """Track one video.
 
@@ -257,9 +319,11 @@ class Tracker:
         ``centroids (N, 2)`` pixels. ``associate(ref_rows, query_rows)`` returns logits.
         ``progress`` optionally wraps the per-frame loop (e.g. a tqdm factory).
         ``poses (N, n_nodes, 2)`` and ``node_names`` feed the orientation penalty
-        (``max_angle_diff > 0``; ignored otherwise).
+        (``max_angle_diff > 0``; ignored otherwise). ``px_to_box`` = box units per pixel
+        along (y, x) (``(1/H, 1/W)`` for normalised boxes), for motion-predicted boxes.
         """
         self.reset()
+        self._px_to_box = np.asarray(px_to_box, np.float64)
         cfg = self.cfg
         self._axes = self._orientation_axes(poses, node_names, len(frame_idx))
         n = len(frame_idx)
@@ -283,6 +347,7 @@ class Tracker:
         for step in steps:
             rows = np.arange(starts[step], ends[step])
             inst_step[rows] = step
+            self._frame = int(frame_idx[rows[0]])
             if not cfg.persistent_tracking and step and step % cfg.clip_length == 0:
                 self.expired.update(self.active)
                 self.active = {}
@@ -345,6 +410,7 @@ class Tracker:
                 q.append(int(r))
                 self.active[t] = q
                 self.last_step[t] = step
+                self._observe(t, centroids[r])
             if cfg.verbose:
                 log.info(
                     "frame %d: %d detections -> ids %s (%d candidate tracks)",

@@ -16,7 +16,7 @@ from dreem.config.pipeline import DemoConfig
 from dreem.utils.errors import ConfigError
 
 KINDS = ("animals", "cells")
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "test_untracked")
 
 
 def done_path(demo: DemoConfig) -> str:
@@ -66,10 +66,12 @@ def demo_dirs(name: str, spec: DatasetSection, demo: DemoConfig) -> list[tuple[s
     out = []
     for p in dirs:
         rel = Path(p).resolve().relative_to(root).parts if _inside(p, root) else ()
-        if len(rel) != 2 or rel[0] not in KINDS or rel[1] not in SPLITS:
+        lay = layout(demo)
+        if len(rel) != 2 or rel[0] not in KINDS or rel[1] not in lay[rel[0]]:
             raise ConfigError(
                 f"datasets.{name}.dir.path: demo data must be read as "
-                f"{demo.out_dir}/{{animals,cells}}/{{train,val,test}}, got {p!r}"
+                f"{demo.out_dir}/{{animals,cells}}/{{split}} (animals: train, val, test, "
+                f"test_untracked; cells: train, val, test), got {p!r}"
             )
         out.append((rel[0], rel[1]))
     return out

@@ -1,14 +1,19 @@
-"""The demo dataset: synthetic animal clips and cell movies split into train/val/test.
+"""The demo dataset: synthetic animals (an identity benchmark in miniature) and cells.
 
 Layout under ``out_dir``::
 
-    animals/{train,val,test}/{split}_{kk}.slp + .mp4     (test's last clip is ``test_{kk}_hard``)
-    cells/{train,val,test}/{NN}/ + {NN}_GT/TRA/          (CTC layout, NN = 01, 02, ...)
-    DONE.json                                            (the resolved spec; written last)
+    animals/train/pool_{kkk}.slp + .mp4   many short clips of many distinct individuals
+    animals/val/val_{kk}.slp + .mp4       other individuals (checkpoint choice)
+    animals/test/{name}.slp + .mp4        held-apart individuals; the last clip is hard
+    animals/test_untracked/{name}.slp     the test detections without tracks (track-only)
+    cells/{train,val,test}/{NN}/ + {NN}_GT/TRA/   (CTC layout, NN = 01, 02, ...)
+    DONE.json                             (the resolved spec; written last)
 
-Each clip has its own seed derived from (seed, kind, split, index). Each split is built in a
-temporary folder and renamed into place, and ``DONE.json`` is removed first and written
-last, so an interrupted run never leaves a complete-looking split or a done marker.
+The animals are :mod:`dreem.synth.identity_bench` data with the demo's settings
+(:data:`ANIMAL_DEFAULTS`): animals that touch, cross and move ~0.75 body length per frame,
+distinct by appearance; the test individuals never appear in training. Each split is
+built in a temporary folder and renamed into place, and ``DONE.json`` is removed first and
+written last, so an interrupted run never leaves a complete-looking split or marker.
 """
 
 from __future__ import annotations
@@ -31,18 +36,39 @@ SPLITS = ("train", "val", "test")
 DONE_NAME = "DONE.json"
 
 # Small enough that the whole demo pipeline (incl. CPU training) fits in minutes on 2 cores.
-# Bodies are ~24 px long, so a 48-64 px crop around the thorax covers one animal.
+# Bodies are ~28 px long, so a 48 px crop around the thorax covers one animal. Sections as
+# in dreem.synth.identity_bench (``test`` is replaced whole when given).
 ANIMAL_DEFAULTS: dict[str, Any] = {
-    "n_animals": 4,
-    "size": [256, 256],
-    "fps": 25,
-    "body_length": 24.0,
-    "speed": 0.6,
-    "noise_std": 6.0,
-    "n_frames": {"train": 150, "val": 100, "test": 150},
-    "n_videos": {"train": 2, "val": 1, "test": 2},
-    "hard_test": True,  # the last test clip has one more animal and 1.3x the speed
+    "clip": {"size": [320, 320], "n_frames": 150, "body_length": 28.0, "speed": 0.75},
+    "test": [
+        {"name": "test_00", "n_animals": 4, "attraction": 0.4},
+        {
+            "name": "test_01_hard",
+            "n_animals": 5,
+            "attraction": 0.25,
+            "n_occluders": 2,
+            "gap_rate": 0.02,
+        },
+    ],
+    "train": {
+        "n_clips": 40,
+        "n_animals": [3, 5],
+        "n_frames": [30, 40],
+        "size": [256, 256],
+        "attraction": [0.25, 0.5],
+        "n_occluders": [0, 1],
+        "gap_rate": [0.0, 0.02],
+    },
+    "val": {
+        "n_clips": 2,
+        "n_animals": [4, 5],
+        "n_frames": [60, 60],
+        "attraction": [0.25, 0.5],
+        "n_occluders": [0, 1],
+        "gap_rate": [0.0, 0.02],
+    },
 }
+ANIMAL_SPLITS = ("train", "val", "test", "test_untracked")
 CELL_DEFAULTS: dict[str, Any] = {
     "n_cells": 12,
     "size": [128, 128],
@@ -88,22 +114,41 @@ def _per_split(value: Any, key_path: str) -> dict[str, int]:
     raise ConfigError(f"{key_path}: expected an int or a mapping of {list(SPLITS)} to ints")
 
 
+def animal_spec(overrides: dict | None) -> dict:
+    """The demo's identity-benchmark spec: :data:`ANIMAL_DEFAULTS` updated by ``overrides``
+    section by section; errors name ``demo.animals``."""
+    from dreem.synth.identity_bench import resolve_identity_spec
+
+    merged = copy.deepcopy(ANIMAL_DEFAULTS)
+    for section, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(section), dict):
+            merged[section].update(copy.deepcopy(value))
+        else:
+            merged[section] = copy.deepcopy(value)
+    try:
+        return resolve_identity_spec(merged)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"demo.animals: {err}") from err
+
+
 def demo_layout(animals: dict | None = None, cells: dict | None = None) -> dict:
     """``{kind: {split: [video_id, ...]}}`` of the demo data :func:`generate_demo` would
     write with these settings (computed, nothing generated)."""
-    a = resolve_spec(ANIMAL_DEFAULTS, animals, "demo.animals")
+    a = animal_spec(animals)
     c = resolve_spec(CELL_DEFAULTS, cells, "demo.cells")
-    layout: dict[str, dict[str, list[str]]] = {"animals": {}, "cells": {}}
+    tests = [clip["name"] for clip in a["test"]]
+    layout: dict[str, dict[str, list[str]]] = {
+        "animals": {
+            "train": [f"pool_{i:03d}" for i in range(int(a["train"]["n_clips"]))],
+            "val": [f"val_{i:02d}" for i in range(int(a["val"]["n_clips"]))],
+            "test": tests,
+            "test_untracked": tests,
+        },
+        "cells": {},
+    }
     for split in SPLITS:
-        layout["animals"][split] = [_animal_name(a, split, k) for k in range(a["n_videos"][split])]
         layout["cells"][split] = [f"{k + 1:02d}" for k in range(c["n_videos"][split])]
     return layout
-
-
-def _animal_name(spec: dict, split: str, k: int) -> str:
-    n_videos = spec["n_videos"][split]
-    hard = spec["hard_test"] and split == "test" and k == n_videos - 1 and n_videos > 1
-    return f"{split}_{k:02d}" + ("_hard" if hard else "")
 
 
 def clip_seed(seed: int, kind: int, split: str, index: int) -> int:
@@ -126,53 +171,34 @@ def generate_demo(
     shows a progress bar (for the CLI). The same arguments give byte-identical label files
     and identical decoded frames.
     """
+    from dreem.synth.identity_bench import generate_identity_benchmark
+
     seed = 0 if seed is None else int(seed)
     spec = {
         "seed": seed,
-        "animals": resolve_spec(ANIMAL_DEFAULTS, animals, "demo.animals"),
+        "animals": animal_spec(animals),
         "cells": resolve_spec(CELL_DEFAULTS, cells, "demo.cells"),
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / DONE_NAME).unlink(missing_ok=True)
     _remove_stale(out_dir)
-    jobs = [("animals", split) for split in SPLITS] + [("cells", split) for split in SPLITS]
     files: dict[str, dict[str, list[str]]] = {"animals": {}, "cells": {}}
-    bar = _progress(len(jobs), progress)
-    for kind, split in jobs:
-        build = _animal_split if kind == "animals" else _cell_split
-        with _split_dir(out_dir / kind / split) as tmp:
-            files[kind][split] = build(tmp, split, seed, spec[kind])
+    bar = _progress(1 + len(SPLITS), progress)
+    made = generate_identity_benchmark(
+        out_dir / "animals", spec["animals"], clip_seed(seed, 0, "train", 0)
+    )
+    for split in ("train", "val", "test"):
+        files["animals"][split] = [rec["slp"] for rec in made["files"][split]]
+    bar.update(1)
+    for split in SPLITS:
+        with _split_dir(out_dir / "cells" / split) as tmp:
+            files["cells"][split] = _cell_split(tmp, split, seed, spec["cells"])
         bar.update(1)
     bar.close()
     info = {**spec, "files": files}
     write_text_atomic(out_dir / DONE_NAME, json.dumps(info, indent=2, sort_keys=True) + "\n")
     return info
-
-
-def _animal_split(folder: Path, split: str, seed: int, spec: dict) -> list[str]:
-    """Write one split's animal clips into ``folder``; return the .slp file names."""
-    from dreem.synth.animals import generate_animals
-
-    n_videos = spec["n_videos"][split]
-    names = []
-    for k in range(n_videos):
-        name = _animal_name(spec, split, k)
-        hard = name.endswith("_hard")
-        slp, _ = generate_animals(
-            folder,
-            name,
-            clip_seed(seed, 0, split, k),
-            n_animals=spec["n_animals"] + (1 if hard else 0),
-            n_frames=spec["n_frames"][split],
-            size=tuple(spec["size"]),
-            fps=spec["fps"],
-            body_length=spec["body_length"],
-            speed=spec["speed"] * (1.3 if hard else 1.0),
-            noise_std=spec["noise_std"],
-        )
-        names.append(slp.name)
-    return names
 
 
 def _cell_split(folder: Path, split: str, seed: int, spec: dict) -> list[str]:

@@ -12,6 +12,7 @@ import torch
 from dreem.config.dreem import DreemConfig
 from dreem.config.metrics import resolve_metrics
 from dreem.models.gtr import GlobalTrackingTransformer
+from dreem.training.embedding_loss import supervised_contrastive
 from dreem.training.factories import build_optimizer, build_scheduler
 from dreem.training.loss import AssoLoss
 from dreem.training.val_tracking import ValGroup, identity_metrics, track_group
@@ -70,20 +71,31 @@ class GTRLightning(L.LightningModule):
             name, loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(clip.gt_ids)
         )
 
+    def _step_loss(self, clip, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The clip's training objective (association + optional embedding loss) and the
+        features it was computed from."""
+        m = self.model
+        feats = m.encode(clip.crops)
+        logits = m.associate(feats, clip.boxes, clip.frame_idx, feats, clip.boxes, clip.frame_idx)
+        loss = self._loss(logits, clip)
+        weight = self.cfg.loss.embedding_weight
+        if weight > 0:
+            emb = supervised_contrastive(feats, clip.gt_ids, self.cfg.loss.embedding_temperature)
+            self._log_loss(f"{prefix}_embedding_loss", emb, clip)
+            loss = loss + weight * emb
+        return loss, feats
+
     def training_step(self, clip, batch_idx):
         if clip is None or len(clip.gt_ids) == 0:
             return None
-        loss = self._loss(self.model(clip), clip)
+        loss, _ = self._step_loss(clip, "train")
         self._log_loss("train_loss", loss, clip)
         return loss
 
     def validation_step(self, clip, batch_idx):
         if clip is None or len(clip.gt_ids) == 0:
             return None
-        m = self.model
-        feats = m.encode(clip.crops)
-        logits = m.associate(feats, clip.boxes, clip.frame_idx, feats, clip.boxes, clip.frame_idx)
-        loss = self._loss(logits, clip)
+        loss, feats = self._step_loss(clip, "val")
         self._log_loss("val_loss", loss, clip)
         if self.val_metrics and not self.trainer.sanity_checking:
             self._track_val_clip(clip, feats)

@@ -41,7 +41,7 @@ class ValGroup:
 @torch.no_grad()
 def track_group(model, group: ValGroup, tracker_cfg: TrackerConfig) -> tuple[np.ndarray, ...]:
     """Track one group with the real tracker → ``(frame_idx, gt_ids, pred_ids)``."""
-    from dreem.inference.track import model_associate
+    from dreem.inference.track import model_associate, repaired
     from dreem.inference.tracker import Tracker
 
     frames = torch.cat(group.frames)
@@ -56,7 +56,10 @@ def track_group(model, group: ValGroup, tracker_cfg: TrackerConfig) -> tuple[np.
         [(centre[:, 1] + centre[:, 3]) / 2 * w, (centre[:, 0] + centre[:, 2]) / 2 * h], 1
     )
     assoc = model_associate(model, feats, boxes, frames)
-    result = Tracker(tracker_cfg).track_video(assoc, frames, boxes, centroids)
+    result = Tracker(tracker_cfg).track_video(
+        assoc, frames, boxes, centroids, px_to_box=(1.0 / h, 1.0 / w)
+    )
+    result = repaired(result, tracker_cfg, frames, centroids, feats)
     return frames, gt, result.track_id
 
 

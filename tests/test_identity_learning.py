@@ -1,0 +1,64 @@
+"""Regression guard for "identity where position fails": a short training on generated
+clips of many individuals must track a clip of *new* individuals (never seen in training)
+with fewer identity switches than the nearest-centroid linker — by appearance alone
+(tracker motion off), so a model that only memorises its training animals fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dreem.config import load_dreem_config
+from dreem.config.tracker import TrackerConfig
+from dreem.evaluation.evaluate import evaluate_tracks
+from dreem.inference.track import track_shard
+from dreem.stages import prepare_dataset
+from dreem.synth.identity_bench import generate_identity_benchmark
+from dreem.training.train import train_model
+
+SPEC = {
+    "clip": {"size": [160, 160], "n_frames": 80, "body_length": 18.0, "speed": 0.75},
+    "test": [{"name": "cross", "n_animals": 3, "attraction": 0.6}],
+    "train": {"n_clips": 24, "n_animals": [3, 4], "n_frames": [16, 16], "size": [128, 128]},
+    "val": {"n_clips": 1, "n_animals": [3, 3], "n_frames": [16, 16]},
+}
+CROPS = {"crop_size": 32, "anchors": "thorax", "align_crops": ["head", "abdomen"]}
+DREEM = {
+    "seed": 0,
+    "model": {
+        "d_model": 32,
+        "embedding_meta": {"pos": {"mode": "off"}, "temp": {"mode": "learned"}},
+        "encoder_cfg": {"model_name": "resnet10t"},
+    },
+    "loss": {"embedding_weight": 1.0},
+    "optimizer": {"lr": 2e-3, "weight_decay": 0.0},
+    "dataset": {"train_dataset": {**CROPS, "clip_length": 8, "augmentations": None}},
+    "trainer": {"max_epochs": 2, "enable_progress_bar": False, "enable_model_summary": False},
+    "checkpointing": {"monitor": ["val_loss"], "save_top_k": 1},
+}
+
+
+def _switches(table) -> int:
+    summary, _ = evaluate_tracks(table, metrics=["num_switches"])
+    return int(summary.set_index("metric").value["num_switches"])
+
+
+@pytest.mark.slow
+def test_short_training_beats_position_on_new_individuals(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    generate_identity_benchmark(data, SPEC, seed=3)
+    shards = {
+        split: prepare_dataset(split, {"dir": {"path": str(data / split)}, **CROPS}, tmp_path)
+        for split in ("train", "val", "test")
+    }
+    cfg = load_dreem_config(DREEM)
+    res = train_model(cfg, shards["train"], shards["val"], tmp_path / "model", seed=0)
+    (test,) = shards["test"]
+    appearance_only = TrackerConfig(max_tracks=3, iou=None)
+    gtr = track_shard(res["best_ckpt"], test, appearance_only, tmp_path / "t" / "gtr", False)
+    base = track_shard(
+        "baseline:centroid", test, TrackerConfig(max_tracks=3), tmp_path / "t" / "b", False
+    )
+    assert _switches(base) >= 10, "the test clip must be hard for position"
+    assert _switches(gtr) < _switches(base) / 2, (_switches(gtr), _switches(base))
