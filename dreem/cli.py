@@ -90,8 +90,9 @@ def discover(
     source: Annotated[Optional[str], typer.Option(help="trackmate|isbi|icy")] = None,  # noqa: UP045
 ) -> None:
     """Pair labels and videos by file stem and write a manifest."""
-    from dreem.io.discover import discover_dataset, write_manifest
+    from dreem.io.discover import check_manifest_path, discover_dataset, write_manifest
 
+    check_manifest_path(out)  # before the (slow) discovery
     spec = _dataset_spec(path, labels_suffix, vid_suffix, source)
     df = discover_dataset(name, spec)
     write_manifest(df, out)
@@ -244,14 +245,45 @@ def config_show(
     typer.echo(dump_yaml(cfg.to_dict()))
 
 
+def _show_warnings() -> None:
+    """Print dreem's warnings (plan notes, crop mismatches, ground-truth problems) on stderr,
+    one line each, prefixed ``warning:``."""
+    import logging
+
+    class LevelFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"{record.levelname.lower()}: {record.getMessage()}"
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(LevelFormatter())
+    logger = logging.getLogger("dreem")
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
+# OS errors a user fixes (a read-only or full output folder): one line, no traceback
+_USER_ERRNOS = ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "EISDIR", "ENOTDIR")
+
+
 def main() -> None:
     """Console entry point: user errors print one clean message and exit 2."""
+    import errno
+
     from dreem.utils.errors import DreemError
 
+    _show_warnings()
     try:
         app()
     except DreemError as err:
         typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except OSError as err:
+        codes = {getattr(errno, n) for n in _USER_ERRNOS if hasattr(errno, n)}
+        if err.errno not in codes or not err.filename:
+            raise
+        typer.echo(f"error: {err.filename}: {err.strerror}", err=True)
         sys.exit(2)
 
 

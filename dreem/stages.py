@@ -82,10 +82,9 @@ def extract_manifest(
     """``dreem extract``: every video of a manifest into ``out_dir/{video_id}.parquet``,
     with crop keys ``given`` on the command line, else ``config``'s train_dataset, else
     the defaults (the same resolution as the pipeline)."""
-    import pandas as pd
-
     from dreem.config.data import crop_params
     from dreem.data.extract import extract_video
+    from dreem.io.discover import read_manifest
 
     model_section = None
     if config is not None:
@@ -95,7 +94,11 @@ def extract_manifest(
     spec = DatasetSection.model_validate(dict(given))
     crop = crop_params(spec, model_section, seed=seed)
     paths = []
-    for row in pd.read_parquet(manifest).to_dict("records"):
+    rows = read_manifest(manifest).to_dict("records")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: --out must be a folder (the shards go there), not a file")
+    for row in rows:
         out = Path(out_dir) / f"{row['video_id']}.parquet"
         extract_video(row, crop, out)
         paths.append(out)
@@ -205,6 +208,9 @@ def model_specs(models: Sequence[str]) -> dict[str, dict]:
         else:
             if not Path(target).is_file():
                 raise InputDataError(f"checkpoint not found: {target}")
+            from dreem.models.checkpoint import load_model_from_checkpoint
+
+            load_model_from_checkpoint(target)  # a bad file fails now, before any output
             out[name] = {"checkpoint": str(Path(target).resolve())}
     return out
 
@@ -351,14 +357,11 @@ def validate_any_config(path: Path, overrides: Any = None) -> str:
     if not data:
         raise ConfigError(f"{path}: the config file is empty")
     if "datasets" in data or "models" in data:
-        from dreem.config.checks import name_errors
+        from dreem.config.checks import pipeline_name_errors
         from dreem.config.errors import raise_errors
-        from dreem.config.pipeline import TrainedModel
 
         cfg: PipelineConfig = load_pipeline_config(path)
-        for name, spec in cfg.models.items():
-            if isinstance(spec, TrainedModel):
-                raise_errors(name_errors(spec.dreem), f"models.{name} ({spec.config})")
+        raise_errors(pipeline_name_errors(cfg), str(path))
         from dreem.pipeline.plan import Plan
 
         Plan(cfg)  # crop settings and videos resolve (files paired by stem)

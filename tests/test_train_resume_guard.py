@@ -1,16 +1,28 @@
-"""Resume state is kept for the same run and discarded after an edit."""
+"""Resume state is kept for the same run and discarded after an edit; an unreadable
+``last.ckpt`` falls back to the newest readable checkpoint, or to starting over."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from dreem.training.resume import prepare_resume, run_fingerprint
 
 
+def _state(path: Path, epoch: int) -> Path:
+    """A minimal training-checkpoint-shaped file (what the resume guard reads)."""
+    import torch
+
+    torch.save(
+        {"state_dict": {}, "hyper_parameters": {}, "epoch": epoch, "global_step": 2 * epoch}, path
+    )
+    return path
+
+
 def _fake_checkpoints(out: Path) -> Path:
     ck = out / "checkpoints"
     ck.mkdir(parents=True, exist_ok=True)
-    (ck / "last.ckpt").write_bytes(b"state")
+    _state(ck / "last.ckpt", 0)
     return ck
 
 
@@ -40,4 +52,39 @@ def test_checkpoints_without_stamp_are_not_trusted(tmp_path: Path) -> None:
     out = tmp_path / "model"
     ck = _fake_checkpoints(out)
     assert prepare_resume(out, run_fingerprint({"cfg": 1})) is False
+    assert not ck.exists()
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_truncated_last_ckpt_falls_back_to_newest_readable(tmp_path: Path, caplog) -> None:
+    out = tmp_path / "model"
+    fp = run_fingerprint({"cfg": 1})
+    prepare_resume(out, fp)
+    ck = _fake_checkpoints(out)
+    _state(ck / "last.ckpt", 4)
+    _truncate(ck / "last.ckpt")  # killed while Lightning wrote it
+    _state(ck / "epoch=1-val_loss=0.5.ckpt", 1)
+    _state(ck / "epoch=3-val_loss=0.4.ckpt", 3)
+    (ck / "epoch=2-val_loss=0.6.ckpt").write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING, logger="dreem.training.resume"):
+        assert prepare_resume(out, fp) is True
+    assert "last.ckpt cannot be read" in caplog.text and "epoch=3-val_loss=0.4.ckpt" in caplog.text
+    import torch
+
+    assert torch.load(ck / "last.ckpt", weights_only=True)["epoch"] == 3
+
+
+def test_truncated_last_ckpt_alone_starts_over_with_a_warning(tmp_path: Path, caplog) -> None:
+    out = tmp_path / "model"
+    fp = run_fingerprint({"cfg": 1})
+    prepare_resume(out, fp)
+    ck = _fake_checkpoints(out)
+    _truncate(ck / "last.ckpt")
+    with caplog.at_level(logging.WARNING, logger="dreem.training.resume"):
+        assert prepare_resume(out, fp) is False
+    assert f"{ck / 'last.ckpt'} cannot be read" in caplog.text and "starts over" in caplog.text
     assert not ck.exists()

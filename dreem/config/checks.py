@@ -10,7 +10,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import warnings
+from pathlib import Path
 from typing import Any
 
 from dreem.config.data import DatasetSection
@@ -138,6 +141,64 @@ def name_errors(cfg: DreemConfig) -> list[str]:
     models = _backbone_names(enc.backend)
     if enc.model_name not in models:
         errors.append(_unknown("model.encoder_cfg.model_name", enc.model_name, models))
+    return errors
+
+
+def _names_key(cfg: DreemConfig) -> str:
+    """Hash of what :func:`name_errors` checks and the library versions it checks against."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from dreem import __version__
+
+    versions = {}
+    for pkg in ("torch", "torchvision", "timm", "albumentations"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    data = cfg.to_dict()
+    checked = {
+        "optimizer": cfg.optimizer.name,
+        "scheduler": cfg.scheduler.names if cfg.scheduler is not None else None,
+        "augmentations": {
+            k: (data["dataset"].get(k) or {}).get("augmentations") for k in data["dataset"]
+        },
+        "encoder": [cfg.model.encoder_cfg.backend, cfg.model.encoder_cfg.model_name],
+        "versions": versions,
+        "dreem": __version__,
+    }
+    blob = json.dumps(checked, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def cached_name_errors(cfg: DreemConfig, cache_dir: str | Path | None = None) -> list[str]:
+    """:func:`name_errors`, remembered in ``cache_dir`` when they pass (a file named by
+    :func:`_names_key`), so that parsing the same config again skips the slow imports."""
+    from dreem.utils.atomic import write_text_atomic
+    from dreem.utils.errors import DreemError
+
+    stamp = Path(cache_dir) / f"{_names_key(cfg)}.ok" if cache_dir is not None else None
+    if stamp is not None and stamp.is_file():
+        return []
+    errors = name_errors(cfg)
+    if not errors and stamp is not None:
+        try:
+            write_text_atomic(stamp, "names checked\n")
+        except (OSError, DreemError):  # a read-only output folder: just no cache
+            pass
+    return errors
+
+
+def pipeline_name_errors(cfg, cache_dir: str | Path | None = None) -> list[str]:
+    """:func:`name_errors` of every trained model of a :class:`PipelineConfig`, each line
+    prefixed with ``models.{name} ({its config file})``."""
+    from dreem.config.pipeline import TrainedModel
+
+    errors = []
+    for name, spec in cfg.models.items():
+        if isinstance(spec, TrainedModel):
+            for e in cached_name_errors(spec.dreem, cache_dir):
+                errors.append(f"models.{name} ({spec.config}): {e}")
     return errors
 
 

@@ -178,6 +178,7 @@ def extract_video(
             extra=parse_extra(row.get("extra")),
         )
         crop_bytes = spec.n_anchors * meta.channels * side * side * np.dtype(meta.dtype).itemsize
+        warn_crop_larger_than_frame(meta, norm, crop_bytes)
         rows_per_group = int(np.clip(ROW_GROUP_BYTES // max(crop_bytes, 1), 16, 4096))
         rng = np.random.default_rng([int(norm["seed"] or 0) % 2**63, zlib.crc32(video_id.encode())])
         n_frames_read = n_instances = 0
@@ -221,6 +222,28 @@ def extract_video(
     if verbose:
         log.info("extracted %s: %s", out_path, stats)
     return stats
+
+
+def warn_crop_larger_than_frame(meta, norm: Mapping[str, Any], crop_bytes: int) -> bool:
+    """Warn (naming the video and both sizes) when a crop is larger than the whole frame:
+    every crop is then mostly zero padding, the shard grows with the crop's area and the
+    model sees the animal tiny. Returns True if it warned."""
+    side = int(meta.crop_hw[0])
+    if side <= max(meta.frame_height, meta.frame_width):
+        return False
+    log.warning(
+        "%s: crop_size %d (+ 2 x padding %d = %d px) is larger than the %dx%d frame; each "
+        "crop is mostly padding (%.1f MB per instance) — use a crop_size about the size of "
+        "one animal or cell",
+        meta.video_path,
+        norm["crop_size"],
+        norm["padding"],
+        side,
+        meta.frame_width,
+        meta.frame_height,
+        crop_bytes / 2**20,
+    )
+    return True
 
 
 def prefetch(it: Iterator, maxsize: int) -> Iterator:

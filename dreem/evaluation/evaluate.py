@@ -8,7 +8,7 @@ import pandas as pd
 
 from dreem.config.metrics import resolve_metrics
 from dreem.evaluation import motmetrics_eval as mme
-from dreem.utils.atomic import atomic_path
+from dreem.utils.atomic import atomic_group
 from dreem.utils.errors import ConfigError
 
 MODES = ("identity", "detection")
@@ -75,9 +75,19 @@ def evaluate_tracks_file(
     predictions matched per frame to that ground truth by ``match``/``threshold``. For cell
     data (a CTC ``_RES`` folder beside the table) CTC DET/TRA/LNK rows are added.
     """
+    from dreem.utils.errors import InputDataError
+
     tracks_path = Path(tracks_path)
     tracks = pd.read_parquet(tracks_path)
     if gt_shard is None:
+        if len(tracks) and (tracks.gt_track_id < 0).all():  # not all-NaN metrics
+            video = tracks.video_id.iloc[0]
+            raise InputDataError(
+                f"{tracks_path}: no ground-truth track ids (the labels of video {video!r} are "
+                "untracked); evaluation needs tracked labels: track such data without "
+                "evaluating it (the pipeline's track: section, `dreem track`), or give "
+                "separate ground truth (evaluate.ground_truth, `dreem eval --gt`)"
+            )
         summary, events = evaluate_tracks(tracks, metrics=metrics)
     else:
         gt = ground_truth_table(gt_shard)
@@ -151,9 +161,8 @@ def write_metrics(
         },
         columns=["model", "dataset", "video_id", "metric", "value"],
     )
-    with atomic_path(out_csv) as tmp:
-        tidy.to_csv(tmp, index=False)
     ev_path = out_csv.with_name(f"{out_csv.stem}.events.csv")
-    with atomic_path(ev_path) as tmp:
-        events.to_csv(tmp, index=False)
+    with atomic_group() as stage:  # both or neither; the metrics CSV (the rule's output) last
+        events.to_csv(stage(ev_path), index=False)
+        tidy.to_csv(stage(out_csv), index=False)
     return out_csv

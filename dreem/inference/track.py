@@ -309,6 +309,12 @@ def tracks_table(data: ShardData, result: TrackResult) -> pd.DataFrame:
     return df.sort_values(["frame_idx", "instance_idx"], kind="stable").reset_index(drop=True)
 
 
+def _tracker_used(model_spec, tracker_cfg: TrackerConfig | None) -> TrackerConfig:
+    if is_baseline(model_spec):
+        return tracker_cfg if tracker_cfg is not None else TrackerConfig()
+    return resolve_tracker(tracker_cfg, model_spec[1])
+
+
 def track_shard(
     model_spec: str | Path,
     shard_path: Path,
@@ -321,27 +327,53 @@ def track_shard(
     ``model_spec``: a checkpoint path, ``"baseline"`` / ``"baseline:centroid"``, or a loaded
     ``(model, cfg)`` pair. ``tracker_cfg`` None → the checkpoint's own tracker section.
     Native output: ``{out_prefix}.slp`` for SLEAP shards, ``{out_prefix}_RES/`` for CTC.
+
+    The result passes :func:`dreem.inference.checks.check_tracks` before anything is
+    written, and all outputs of the video are published together or not at all. A warning
+    names the shard and both values when its crops differ from the model's training crops.
     """
+    from dreem.inference.checks import check_tracks, warn_crop_mismatch
     from dreem.inference.writers import write_ctc_res, write_slp, write_table
+    from dreem.utils.atomic import atomic_group
 
     shard_path = Path(shard_path)
     if not shard_path.is_file():
         raise InputDataError(f"shard not found: {shard_path}")
+    model_name = model_spec
     if is_baseline(model_spec):
         baseline_tracker(model_spec, TrackerConfig())  # an unknown kind fails before reading
     elif isinstance(model_spec, (str, Path)):
         if not Path(model_spec).is_file():
             raise InputDataError(f"checkpoint not found: {model_spec}")
-    data = read_shard(shard_path, with_crops=False)
+        from dreem.models.checkpoint import load_model_from_checkpoint
+
+        model_spec = load_model_from_checkpoint(model_spec)
+    else:
+        model_name = "(given)"
+    data = read_shard_checked(shard_path)
+    if not is_baseline(model_spec):
+        warn_crop_mismatch(model_spec[1], data.meta, shard_path, model_name)
     result = run_tracking(model_spec, data, shard_path, tracker_cfg, progress=progress)
     table = tracks_table(data, result)
+    check_tracks(data, table, _tracker_used(model_spec, tracker_cfg).max_tracks, shard_path)
     out_prefix = Path(out_prefix)
-    write_table(table, out_prefix)
     fmt = data.meta.source_format
-    if fmt == "slp":
-        write_slp(table, data, Path(f"{out_prefix}.slp"), result.uncertain_frames)
-    elif fmt == "ctc":
-        write_ctc_res(table, data.meta, Path(f"{out_prefix}_RES"))
+    with atomic_group() as stage:  # native output first, the Parquet table last
+        if fmt == "slp":
+            write_slp(table, data, Path(f"{out_prefix}.slp"), result.uncertain_frames, stage)
+        elif fmt == "ctc":
+            write_ctc_res(table, data.meta, Path(f"{out_prefix}_RES"), stage)
+        write_table(table, out_prefix, stage)
     n_ids = len(set(table.track_id[table.track_id >= 0]))
     log.info("%s: %d instances, %d tracks", data.meta.video_id, len(table), n_ids)
     return table
+
+
+def read_shard_checked(path: Path) -> ShardData:
+    """:func:`read_shard` without crops; an unreadable or foreign file is an error naming it."""
+    try:
+        return read_shard(path, with_crops=False)
+    except InputDataError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputDataError(f"{path}: not a readable dreem crop shard ({exc})") from exc

@@ -1,6 +1,8 @@
 """Writers for tracking results: the tracks table, SLEAP ``.slp`` and CTC ``_RES`` folders.
 
-All outputs are written atomically (temporary sibling, then rename).
+All outputs are written atomically (temporary sibling, then rename). Each writer takes an
+optional ``stage`` (from :func:`dreem.utils.atomic.atomic_group`): the track stage passes
+one so that a video's table, CSV and native output are published together or not at all.
 
 SLEAP (:func:`write_slp`): the input ``.slp`` is reloaded and only the shard's video is kept,
 with every labelled frame and every instance of the input exactly once (user instances stay
@@ -21,28 +23,51 @@ predicted).
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dreem.io.shards import ShardData, ShardMeta
-from dreem.utils.atomic import atomic_path, write_text_atomic
+from dreem.utils.atomic import atomic_path
 from dreem.utils.errors import InputDataError
 
+Stage = Callable[..., Path]
 
-def write_table(table: pd.DataFrame, out_prefix: Path) -> tuple[Path, Path]:
-    """Write ``{out_prefix}.parquet`` and ``{out_prefix}.csv``."""
+
+@contextlib.contextmanager
+def _output(path: Path, stage: Stage | None, suffix: str | None = None) -> Iterator[Path]:
+    """A temporary path for ``path``: staged in ``stage``'s group, else its own atomic write."""
+    if stage is not None:
+        yield stage(path, suffix)
+        return
+    with atomic_path(path, suffix) as tmp:
+        yield tmp
+
+
+def write_table(
+    table: pd.DataFrame, out_prefix: Path, stage: Stage | None = None
+) -> tuple[Path, Path]:
+    """Write ``{out_prefix}.csv`` and ``{out_prefix}.parquet`` (the Parquet table last: it
+    marks the set complete)."""
     pq_path, csv_path = Path(f"{out_prefix}.parquet"), Path(f"{out_prefix}.csv")
-    with atomic_path(pq_path) as tmp:
-        table.to_parquet(tmp, index=False)
-    with atomic_path(csv_path) as tmp:
+    with _output(csv_path, stage) as tmp:
         table.to_csv(tmp, index=False)
+    with _output(pq_path, stage) as tmp:
+        table.to_parquet(tmp, index=False)
     return pq_path, csv_path
 
 
-def write_slp(table: pd.DataFrame, data: ShardData, out_path: Path, uncertain_frames=()) -> Path:
+def write_slp(
+    table: pd.DataFrame,
+    data: ShardData,
+    out_path: Path,
+    uncertain_frames=(),
+    stage: Stage | None = None,
+) -> Path:
     """Write the predictions of a SLEAP shard as a ``.slp`` (see module docstring)."""
     import sleap_io as sio
 
@@ -90,22 +115,15 @@ def write_slp(table: pd.DataFrame, data: ShardData, out_path: Path, uncertain_fr
         suggestions=[sio.SuggestionFrame(video=video, frame_idx=int(f)) for f in uncertain_frames],
         provenance={"dreem_pipeline": "track", "source": str(meta.labels_path)},
     )
-    with atomic_path(out_path) as tmp:
+    with _output(Path(out_path), stage) as tmp:
         sio.save_slp(out, str(tmp), verbose=False)
     return Path(out_path)
 
 
 def _open_masks(meta: ShardMeta):
-    from dreem.io.ctc import mask_files
-    from dreem.io.tiff_frames import TiffFrames
+    from dreem.io.ctc import open_masks
 
-    gt_files = (meta.extra or {}).get("gt_files")
-    lp = Path(meta.labels_path)
-    if gt_files:
-        return TiffFrames([Path(p) for p in gt_files])
-    if lp.is_dir():
-        return TiffFrames(mask_files(lp))
-    return TiffFrames(lp)
+    return open_masks(Path(meta.labels_path), (meta.extra or {}).get("gt_files"))
 
 
 def track_segments(table: pd.DataFrame) -> pd.DataFrame:
@@ -131,9 +149,14 @@ def track_segments(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["track_id", "label", "begin", "end", "parent"])
 
 
-def write_ctc_res(table: pd.DataFrame, meta: ShardMeta, out_dir: Path) -> Path:
-    """Write a CTC ``_RES`` folder for a CTC shard (see module docstring)."""
+def write_ctc_res(
+    table: pd.DataFrame, meta: ShardMeta, out_dir: Path, stage: Stage | None = None
+) -> Path:
+    """Write a CTC ``_RES`` folder for a CTC shard (see module docstring) and, beside it,
+    ``{out_dir}.json`` naming the ground truth and raw frames it belongs to."""
     import tifffile
+
+    from dreem.io.ctc import read_mask
 
     segs = track_segments(table)
     if len(segs) and segs.label.max() > np.iinfo(np.uint16).max:
@@ -142,10 +165,10 @@ def write_ctc_res(table: pd.DataFrame, meta: ShardMeta, out_dir: Path) -> Path:
     n = len(masks)
     width = max(3, len(str(n - 1)))
     by_frame = {f: g for f, g in table.groupby("frame_idx")}
-    with atomic_path(out_dir, suffix="") as tmp:
+    with contextlib.closing(masks), _output(Path(out_dir), stage, suffix="") as tmp:
         tmp.mkdir(parents=True)
         for f in range(n):
-            gt = masks.read(f)[:, :, 0]
+            gt = read_mask(masks, f)
             out = np.zeros(gt.shape, np.uint16)
             g = by_frame.get(f)
             if g is not None:
@@ -161,8 +184,8 @@ def write_ctc_res(table: pd.DataFrame, meta: ShardMeta, out_dir: Path) -> Path:
             tifffile.imwrite(tmp / f"mask{f:0{width}d}.tif", out)
         lines = [f"{r.label} {r.begin} {r.end} {r.parent}" for r in segs.itertuples()]
         (tmp / "res_track.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-    masks.close()
     # beside (not inside) the _RES folder, so CTC tools see only what they expect
     source = {"gt_tra_dir": str(meta.labels_path), "raw_dir": str(meta.video_path)}
-    write_text_atomic(Path(f"{out_dir}.json"), json.dumps(source, indent=1))
+    with _output(Path(f"{out_dir}.json"), stage) as tmp:
+        tmp.write_text(json.dumps(source, indent=1))
     return Path(out_dir)

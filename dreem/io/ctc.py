@@ -1,15 +1,19 @@
 """Cell Tracking Challenge layout as a :class:`~dreem.io.sources.LabelSource`.
 
 ``X/`` holds raw frames (``t000.tif`` or ``frame_0000.tif``, natural sort, or one multi-page
-TIFF), ``X_GT/TRA/`` the uint16 label masks (label value = track id) and optionally
-``man_track.txt`` (lines ``L B E P``: label, begin frame, end frame, parent; a label may have
-several lines when it disappears and reappears). Each non-zero label of a mask is one
-instance: ``points`` is its centre of mass (one node, ``centroid``), ``mask`` its pixels.
+TIFF stack, any integer or float dtype), ``X_GT/TRA/`` the integer label masks (label value =
+track id; per-frame files or one stack; float masks are rejected, naming the file) and
+optionally ``man_track.txt`` (lines ``L B E P``: label, begin frame, end frame, parent; a
+label may have several lines when it disappears and reappears; labels missing from it or
+listed without a mask are warned about, naming the file and the labels). Each non-zero label
+of a mask is one instance: ``points`` is its centre of mass (one node, ``centroid``), ``mask``
+its pixels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,8 @@ from dreem.io.tiff_frames import TiffFrames, list_tiffs, trailing_number
 from dreem.utils.errors import InputDataError
 
 MAN_TRACK = "man_track.txt"
+log = logging.getLogger(__name__)
+_WARNED: set[tuple] = set()  # (file, size, mtime) already warned about in this process
 
 
 def parse_man_track(path: Path) -> dict[int, list[tuple[int, int, int]]]:
@@ -69,6 +75,57 @@ def mask_files(tra_dir: Path) -> list[Path]:
     return list_tiffs(tra_dir)
 
 
+def open_masks(labels_path: Path, gt_files: Sequence[str] | None = None) -> TiffFrames:
+    """The label masks of a sequence: an explicit file list, a ``TRA`` folder (per-frame files
+    or one stack) or one stack file."""
+    if gt_files:
+        return TiffFrames([Path(p) for p in gt_files])
+    return TiffFrames(Path(labels_path))
+
+
+def read_mask(masks: TiffFrames, i: int) -> np.ndarray:
+    """Mask frame ``i`` as a 2-D integer label image; float (or bool) masks are an error
+    naming the file (their labels cannot be trusted to be whole numbers)."""
+    m = masks.read(i)[:, :, 0]
+    if not np.issubdtype(m.dtype, np.integer):
+        where = masks.files[i] if masks.files is not None else masks.path
+        raise InputDataError(
+            f"{where}: CTC label masks must hold integer labels (uint8/uint16/int32), not "
+            f"{m.dtype}; save them as integers, e.g. tifffile.imwrite(path, mask.astype('uint16'))"
+        )
+    return m
+
+
+def check_man_track(path: Path, lineage: dict, mask_labels: set[int]) -> None:
+    """Warn (naming the file and the labels) when ``man_track.txt`` and the masks disagree:
+    labels that appear in masks but have no line, and lines whose label is in no mask."""
+    missing = sorted(mask_labels - set(lineage))
+    extra = sorted(set(lineage) - mask_labels)
+    try:
+        st = Path(path).stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = (str(path),)
+    if (missing or extra) and key in _WARNED:
+        return
+    _WARNED.add(key)
+
+    def shown(labels: list[int]) -> str:
+        return ", ".join(map(str, labels[:10])) + (
+            f" (+{len(labels) - 10} more)" if len(labels) > 10 else ""
+        )
+
+    if missing:
+        log.warning(
+            "%s: label(s) %s appear in the masks but not in %s (no lineage for them)",
+            path,
+            shown(missing),
+            MAN_TRACK,
+        )
+    if extra:
+        log.warning("%s: label(s) %s are listed but appear in no mask", path, shown(extra))
+
+
 class CtcSource:
     """Raw frames + TRA label masks of one CTC sequence."""
 
@@ -96,8 +153,7 @@ class CtcSource:
         if not raw_files and not self.video_path.exists():
             raise InputDataError(f"CTC raw image folder not found: {self.video_path}")
         self._raw = TiffFrames([Path(p) for p in raw_files] if raw_files else self.video_path)
-        stack = not gt_files and not self.labels_path.is_dir()
-        self._masks = TiffFrames(self._mask_files[0] if stack else self._mask_files)
+        self._masks = open_masks(self.labels_path, gt_files)
         if len(self._masks) != len(self._raw):
             raise InputDataError(
                 f"{self.labels_path} has {len(self._masks)} mask frames but {self.video_path} "
@@ -136,10 +192,11 @@ class CtcSource:
         # one cheap pass over the masks: the label ids of every frame
         self._labels_per_frame: list[np.ndarray] = []
         for i in range(len(self._masks)):
-            m = self._masks.read(i)[:, :, 0]
-            ids = np.unique(m)
+            ids = np.unique(read_mask(self._masks, i))
             self._labels_per_frame.append(ids[ids != 0].astype(np.int64))
         all_ids = sorted({int(x) for ids in self._labels_per_frame for x in ids})
+        if self.man_track_path is not None:
+            check_man_track(self.man_track_path, self.lineage_segments, set(all_ids))
         self.track_names = [str(x) for x in all_ids]
         self.n_tracks = len(all_ids)
         self.n_labeled_frames = sum(1 for ids in self._labels_per_frame if len(ids))
@@ -168,7 +225,7 @@ class CtcSource:
         frames = [i for i, ids in enumerate(self._labels_per_frame) if len(ids)]
         for i in progress_bar(frames, len(frames), f"read {self.video_path.name}", progress):
             image = self._raw.read(i)
-            m = self._masks.read(i)[:, :, 0]
+            m = read_mask(self._masks, i)
             ids = self._labels_per_frame[i]
             coms = centres_of_mass(m, ids)
             insts = []

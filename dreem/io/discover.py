@@ -151,6 +151,8 @@ def pair_files(spec: Mapping | DatasetSection, base_dir: Path | None = None) -> 
     _check_ids(pairs, errors)
     if not pairs and not errors:
         errors.append(f"no labels files found for dataset spec {dict(spec)}")
+    if len(errors) == 1:  # one problem: one line that starts with the file it names
+        raise InputDataError(errors[0])
     if errors:
         raise InputDataError(
             f"{len(errors)} problem(s) pairing labels with videos:\n  - " + "\n  - ".join(errors)
@@ -219,6 +221,8 @@ def discover_dataset(
             )
         finally:
             src.close()
+    if len(errors) == 1:  # one problem: one line that starts with the file it names
+        raise InputDataError(f"{errors[0]} (dataset {name!r})")
     if errors:
         raise InputDataError(
             f"dataset {name!r}: {len(errors)} input file problem(s):\n  - " + "\n  - ".join(errors)
@@ -245,25 +249,62 @@ def _signature(path: Path, files: list[str] | None) -> dict[str, float]:
 
 
 def write_manifest(df, path: str | Path) -> Path:
-    """Write ``df`` atomically to ``path`` (Parquet) and a ``.csv`` next to it."""
-    from dreem.utils.atomic import atomic_path
+    """Write ``df`` atomically to ``path`` (Parquet) and a ``.csv`` next to it.
 
+    ``path`` must be a ``.parquet`` file name (a ``.csv`` name would be overwritten by the
+    CSV copy; a folder is not a file name): anything else is an error before writing.
+    """
+    from dreem.utils.atomic import atomic_group
+
+    path = check_manifest_path(path)
+    with atomic_group() as stage:  # both or neither; the Parquet manifest last
+        df.to_csv(stage(path.with_suffix(".csv")), index=False)
+        df.to_parquet(stage(path), index=False)
+    return path
+
+
+def check_manifest_path(path: str | Path) -> Path:
+    """``path`` if a manifest can be written there (a ``.parquet`` name, not a folder)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
-    with atomic_path(path.with_suffix(".csv")) as tmp:
-        df.to_csv(tmp, index=False)
+    if path.is_dir():
+        raise ConfigError(
+            f"{path}: is a folder; give the manifest's file name, e.g. {path / 'manifest.parquet'}"
+        )
+    if path.suffix.lower() != ".parquet":
+        raise ConfigError(
+            f"{path}: a manifest is a Parquet file: give a .parquet name, e.g. "
+            f"{path.with_suffix('.parquet')} (a .csv copy is written beside it)"
+        )
     return path
 
 
 def read_manifest(path: str | Path):
-    """Read a manifest written by :func:`write_manifest`."""
+    """Read a manifest written by :func:`write_manifest`; anything else is an error naming
+    the file (a folder, a labels file, a CSV, another Parquet table)."""
     import pandas as pd
 
     path = Path(path)
+    hint = "run `dreem discover DATA_DIR -o manifest.parquet` first and pass that file"
     if not path.exists():
         raise InputDataError(f"manifest not found: {path}")
-    return pd.read_parquet(path)
+    if path.is_dir():
+        raise InputDataError(f"{path}: is a folder, not a manifest; {hint}")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PAR1":
+        raise InputDataError(
+            f"{path}: not a manifest (the Parquet file `dreem discover` writes); {hint}"
+        )
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{path}: cannot read the manifest ({exc})") from exc
+    missing = [c for c in ("video_id", "format", "labels_path", "video_path") if c not in df]
+    if missing:
+        raise InputDataError(
+            f"{path}: not a dreem manifest (no column {', '.join(missing)}); {hint}"
+        )
+    return df
 
 
 def manifest_rows(df) -> list[dict[str, Any]]:

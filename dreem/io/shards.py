@@ -30,6 +30,7 @@ File-level metadata (Parquet schema metadata key ``b"dreem"``) is a JSON ``Shard
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -140,7 +141,8 @@ class ShardWriter:
     """Stream instances into a shard, frame by frame, with bounded memory.
 
     Use as a context manager; the file appears at ``path`` only when the block exits
-    without error (atomic rename).
+    without error, every write (footer included) succeeded and the written file's footer
+    reads back with the expected row count (:func:`dreem.utils.atomic.atomic_path`).
     """
 
     def __init__(self, path: str | os.PathLike, meta: ShardMeta, rows_per_group: int = 2048):
@@ -148,15 +150,19 @@ class ShardWriter:
         self.meta = meta
         self.rows_per_group = rows_per_group
         self._buffer: list[InstanceRecord] = []
-        self._ctx = None
+        self._stack: contextlib.ExitStack | None = None
         self._writer: pq.ParquetWriter | None = None
         self.n_rows = 0
         self._schema = shard_schema(meta.n_anchors, meta)
 
     def __enter__(self) -> ShardWriter:
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
-        self._writer = pq.ParquetWriter(tmp, self._schema, compression="zstd")
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(self.path, verify=self._verify))
+            self._writer = pq.ParquetWriter(tmp, self._schema, compression="zstd")
+            # runs first on exit; an error while flushing or closing (a full disk) reaches
+            # atomic_path as the block's error, so the file is never renamed into place
+            stack.push(self._close)
+            self._stack = stack.pop_all()
         return self
 
     def add_frame(self, records: list[InstanceRecord]) -> None:
@@ -192,15 +198,23 @@ class ShardWriter:
         self.n_rows += len(recs)
         self._buffer = []
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def _close(self, exc_type, exc, tb) -> None:
+        assert self._writer is not None
         try:
             if exc_type is None:
                 self._flush()
-            assert self._writer is not None
-            self._writer.close()
         finally:
-            assert self._ctx is not None
-            self._ctx.__exit__(exc_type, exc, tb)
+            self._writer.close()
+
+    def _verify(self, tmp: Path) -> None:
+        """The written file is a complete shard: its footer reads and counts every row."""
+        md = pq.read_metadata(tmp)
+        if md.num_rows != self.n_rows:
+            raise ValueError(f"footer counts {md.num_rows} rows, {self.n_rows} were written")
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self._stack is not None
+        return self._stack.__exit__(exc_type, exc, tb)
 
 
 @dataclass

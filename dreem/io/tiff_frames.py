@@ -58,7 +58,11 @@ def _as_hwc(arr: np.ndarray, path: Path) -> np.ndarray:
 
 
 class TiffFrames:
-    """Random-access frames of a TIFF stack (one file) or of per-frame TIFF files."""
+    """Random-access frames of a TIFF stack (one file) or of per-frame TIFF files.
+
+    A folder (or list) holding a single TIFF file is read as a stack, so a folder may hold
+    either one file per frame or one multi-page stack.
+    """
 
     def __init__(self, source: Path | Sequence[Path]):
         import tifffile
@@ -83,6 +87,8 @@ class TiffFrames:
                 if not f.exists():
                     raise InputDataError(f"TIFF frame not found: {f}")
             self.path = self.files[0].parent
+        if self.files is not None and len(self.files) == 1:
+            self.path, self.files = self.files[0], None  # one file: a stack (or one frame)
         self._stack = None
         if self.files is None:
             try:

@@ -180,11 +180,40 @@ def build_callbacks(cfg: DreemConfig, ckpt_dir: Path, has_logger: bool, has_val:
             raise ConfigError(f"early_stopping: {exc}") from exc
     if has_logger:
         out.append(cb.LearningRateMonitor(logging_interval="epoch"))
+    out.append(epoch_seed_callback(int(cfg.seed or 0)))
     return out
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one training epoch: a function of the run's seed and the epoch only."""
+    import zlib
+
+    return zlib.crc32(f"{seed}:{epoch}".encode())
+
+
+def epoch_seed_callback(seed: int):
+    """A callback that reseeds Python, NumPy and torch at the start of every training epoch
+    (:func:`epoch_seed`): the epoch's shuffling and dropout then do not depend on what ran
+    before in the process, so a run resumed from ``last.ckpt`` after a kill trains exactly
+    as an uninterrupted one."""
+    from lightning.pytorch.callbacks import Callback
+
+    from dreem.utils.seed import seed_everything
+
+    class EpochSeed(Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            seed_everything(epoch_seed(seed, trainer.current_epoch))
+
+    return EpochSeed()
+
+
 def build_dataloader(dataset, cfg: DataloaderSection, key: str):
-    """DataLoader with batch size 1 and ``collate_single``; the section's kwargs."""
+    """DataLoader with batch size 1 and ``collate_single``; the section's kwargs.
+
+    ``shuffle: true`` draws each epoch's order from the dataset's seed and the epoch alone
+    (:class:`EpochShuffle`), and the loader has its own generator, so iterating it never
+    consumes the global RNG: a resumed run shuffles (and drops out) as an uninterrupted one.
+    """
     import torch
     from torch.utils.data import DataLoader
 
@@ -194,7 +223,32 @@ def build_dataloader(dataset, cfg: DataloaderSection, key: str):
     pin = kwargs.pop("pin_memory")
     pin = (kwargs["num_workers"] > 0) if pin is None else pin
     kwargs["pin_memory"] = bool(pin) and torch.cuda.is_available()
+    seed = int(getattr(dataset, "seed", 0))
+    if kwargs.get("shuffle") and kwargs.get("sampler") is None:
+        kwargs["shuffle"] = False
+        kwargs["sampler"] = EpochShuffle(len(dataset), seed)
+    kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
     try:
         return DataLoader(dataset, batch_size=1, collate_fn=collate_single, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"dataloader.{key}: {exc}") from exc
+
+
+class EpochShuffle:
+    """A random order of ``n`` items that depends only on ``seed`` and the epoch (Lightning
+    calls :meth:`set_epoch` before each epoch)."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = int(n), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        import numpy as np
+
+        rng = np.random.default_rng([self.seed % 2**63, self.epoch, 0x5EED])
+        return iter(rng.permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n

@@ -4,13 +4,16 @@ A training run keeps ``checkpoints/last.ckpt`` in its output folder so a killed 
 continue. That state is only valid for the same inputs: :func:`prepare_resume` compares a
 fingerprint of everything that defines the run (config, datasets, seed, code version, input
 files' sizes and mtimes) with the one stored beside the checkpoints, and discards the
-checkpoints when they differ.
+checkpoints when they differ. A ``last.ckpt`` that cannot be read (a kill or a full disk
+while Lightning wrote it) is replaced by the newest readable checkpoint of the same run, or
+the run starts over; either way with a warning naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 from dreem.utils.atomic import write_text_atomic
 
 STAMP = "resume-fingerprint.txt"
+log = logging.getLogger(__name__)
 
 
 def run_fingerprint(record: Mapping[str, Any], inputs: Sequence[str | Path] = ()) -> str:
@@ -42,12 +46,51 @@ def prepare_resume(out_dir: str | Path, fingerprint: str) -> bool:
         and stamp.read_text().strip() == fingerprint
         and (ckpt_dir / "last.ckpt").is_file()
     )
+    if resume:
+        resume = _usable_last(ckpt_dir)
     if not resume:  # starting over: no state or logs of another run may leak in
         for stale in (ckpt_dir, out_dir / "logs"):
             if stale.exists():
                 shutil.rmtree(stale)
     write_text_atomic(stamp, fingerprint + "\n")
     return resume
+
+
+def _readable(path: Path) -> tuple[int, int] | None:
+    """``(epoch, global_step)`` of a readable training checkpoint, else None."""
+    from dreem.models.checkpoint import load_checkpoint_file
+    from dreem.utils.errors import InputDataError
+
+    try:
+        ckpt = load_checkpoint_file(path, mmap=True)
+    except InputDataError:
+        return None
+    return int(ckpt.get("epoch", -1)), int(ckpt.get("global_step", -1))
+
+
+def _usable_last(ckpt_dir: Path) -> bool:
+    """True if ``ckpt_dir/last.ckpt`` can be resumed from, after replacing an unreadable one
+    by the newest readable checkpoint beside it; False (start over) if there is none."""
+    from dreem.utils.atomic import atomic_path
+
+    last = ckpt_dir / "last.ckpt"
+    if _readable(last) is not None:
+        return True
+    others = {p: _readable(p) for p in sorted(ckpt_dir.glob("*.ckpt")) if p != last}
+    usable = {p: k for p, k in others.items() if k is not None}
+    if not usable:
+        log.warning("%s cannot be read (truncated?); training starts over", last)
+        return False
+    best = max(usable, key=lambda p: usable[p])
+    log.warning(
+        "%s cannot be read (truncated?); resuming from %s (epoch %d) instead",
+        last,
+        best.name,
+        usable[best][0],
+    )
+    with atomic_path(last) as tmp:
+        shutil.copyfile(best, tmp)
+    return True
 
 
 FINISHED = "FINISHED"

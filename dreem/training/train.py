@@ -184,6 +184,7 @@ def train_model(
         train_dataloaders=train_dl,
         val_dataloaders=val_dl if has_val else None,
         ckpt_path=resume_path,
+        weights_only=True,  # our own resume state: tensors and plain containers only
     )
 
     ckpt_cb = next(c for c in callbacks if isinstance(c, L.pytorch.callbacks.ModelCheckpoint))
@@ -221,11 +222,14 @@ def trainer_kwargs(trainer: TrainerConfig) -> dict[str, Any]:
 
 def _load_weights(module, path: Path) -> None:
     """Fine-tuning: copy model weights from a checkpoint (shapes must match)."""
-    import torch
+    from dreem.models.checkpoint import load_checkpoint_file
 
     if not path.is_file():
         raise ConfigError(f"model.ckpt_path: {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ckpt = load_checkpoint_file(path, dreem=False)
+    except InputDataError as exc:
+        raise ConfigError(f"model.ckpt_path: {exc}") from exc
     state = ckpt.get("state_dict", ckpt)
     state = {k[len("model.") :] if k.startswith("model.") else k: v for k, v in state.items()}
     try:

@@ -18,3 +18,16 @@ class InputDataError(DreemError, ValueError):
 class ConfigWarning(UserWarning):
     """A config value that is accepted (an existing DREEM config must load unchanged) but has
     no effect here; the message names the key path and says why."""
+
+
+class OutputError(DreemError, OSError):
+    """An output could not be written (full disk, read-only folder). Messages name the file;
+    nothing is left under the output's final name. ``OutputError(errno, message, path)``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
+
+
+class IntegrityError(DreemError, RuntimeError):
+    """A stage's result broke an invariant it guarantees (e.g. tracking lost or duplicated an
+    instance). Nothing is written; this is a bug to report, not a problem with the input."""

@@ -7,6 +7,8 @@ import logging
 import os
 from pathlib import Path
 
+from dreem.config.checks import pipeline_name_errors
+from dreem.config.errors import raise_errors
 from dreem.config.pipeline import load_pipeline_config
 from dreem.config.yaml_io import read_yaml
 from dreem.pipeline.code import job_code
@@ -23,6 +25,9 @@ try:
     for _path in workflow.configfiles:
         read_yaml(_path)  # duplicate keys are errors (YAML itself would keep the last)
     PLAN = Plan(load_pipeline_config(dict(config)))
+    # names only installed libraries know (optimizer, scheduler, augmentations, backbone),
+    # as `dreem config validate` checks them; a passed check is cached under output_dir
+    raise_errors(pipeline_name_errors(PLAN.cfg, Path(PLAN.out) / ".dreem" / "names-checked"))
 except DreemError as err:
     raise WorkflowError(f"{err}\n(invalid pipeline config)") from None
 for _note in PLAN.notes:

@@ -15,8 +15,13 @@ from typing import Any
 def logged(smk: Any) -> Iterator[logging.Logger]:
     """Redirect stdout/stderr (Python and C level) of this job to ``smk.log[0]``.
 
-    Exceptions propagate (their traceback lands in the log), so Snakemake marks the job failed.
+    A user error (:class:`dreem.utils.errors.DreemError`: bad input naming its file, a full
+    disk) is logged as one ``error: ...`` line, as the CLI prints it, and the job exits 1;
+    other exceptions propagate (their traceback lands in the log). Either way Snakemake
+    marks the job failed.
     """
+    from dreem.utils.errors import DreemError
+
     # Native thread pools (torch, OpenCV, BLAS) use the job's threads, not every core.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(max(1, int(smk.threads))))
@@ -40,6 +45,9 @@ def logged(smk: Any) -> Iterator[logging.Logger]:
         log.info("rule %s, wildcards %s", smk.rule, dict(smk.wildcards.items()))
         try:
             yield log  # an exception's traceback goes to stderr, i.e. the log
+        except DreemError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
