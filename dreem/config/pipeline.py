@@ -4,6 +4,7 @@ Shape (docs/architecture.md, "Configs")::
 
     seed: 42
     output_dir: results
+    device: auto                              # track jobs: auto | cpu | gpu | cuda:N
     demo: {enabled: true, out_dir: demo_data, animals: {...}, cells: {...}}
     datasets: {name: <DREEM dataset section>}
     models:
@@ -55,7 +56,19 @@ def _name_map(value: Any) -> Any:
     raise fail(f"expected a mapping of dataset name to dataset name, got {value!r}")
 
 
+def _device(value: Any) -> Any:
+    from dreem.utils.device import DEVICES, check_device
+
+    if isinstance(value, str):
+        try:
+            return check_device(value)
+        except ConfigError:
+            pass
+    raise fail(f"expected one of {', '.join(DEVICES)} or cuda:N, got {value!r}")
+
+
 Overrides = Annotated[dict | list, BeforeValidator(_overrides)]
+Device = Annotated[str, BeforeValidator(_device)]
 NameMap = Annotated[dict[str, str] | None, BeforeValidator(_name_map)]
 
 
@@ -141,6 +154,12 @@ class PipelineConfig(Section):
 
     seed: Int = doc(42, "seed of every stage")
     output_dir: Str = doc("results", "root of all pipeline outputs")
+    device: Device = doc(
+        "auto",
+        "where track jobs run a model: auto (a CUDA GPU when one is visible, else the CPU), "
+        "cpu, gpu or cuda:N (gpu also requests one GPU per track job on SLURM); training "
+        "uses each model's trainer.accelerator",
+    )
     demo: DemoConfig = doc(DemoConfig(), "synthetic demo data")
     datasets: dict[str, DatasetSection] = doc({}, "name → dataset (a DREEM dataset section)")
     models: dict[str, ModelSpec] = doc({}, "name → trained model or baseline")

@@ -6,6 +6,10 @@ to 3 channels per anchor when grey, and encoded exactly once in batches of
 the ``(N, d_model)`` features and the small per-instance arrays). The tracker then reuses
 the cached features for every window. With ``tracker.use_vis_feats: false`` the encoder is
 never run and all features are zero (association from position and time alone).
+
+Device: the checkpoint is loaded onto ``device`` (:func:`dreem.utils.device.resolve_device`:
+``auto`` = a CUDA GPU when visible), and both the encoding and every association run there;
+only the small logit matrices come back to the CPU for the assignment.
 """
 
 from __future__ import annotations
@@ -203,10 +207,12 @@ def run_tracking(
     shard_path: Path,
     tracker_cfg: TrackerConfig | None,
     progress: bool = False,
+    device: str | None = "auto",
 ) -> TrackResult:
     """Track the instances of ``data`` (read without crops) with a model or a baseline.
 
     ``tracker_cfg`` None: the checkpoint's own tracker section (defaults for a baseline).
+    ``device``: where a checkpoint is loaded and run (an already loaded model stays put).
     """
     bar = None
     if progress:
@@ -224,8 +230,11 @@ def run_tracking(
 
     if isinstance(model_spec, (str, Path)):
         from dreem.models.checkpoint import load_model_from_checkpoint
+        from dreem.utils.device import resolve_device
 
-        model, model_cfg = load_model_from_checkpoint(model_spec)
+        target = resolve_device(device)
+        model, model_cfg = load_model_from_checkpoint(model_spec, map_location=target)
+        log.info("tracking on %s", target)
     else:  # an already loaded (model, cfg) pair
         model, model_cfg = model_spec
     tracker = Tracker(resolve_tracker(tracker_cfg, model_cfg))
@@ -291,11 +300,13 @@ def track_shard(
     tracker_cfg: TrackerConfig | None,
     out_prefix: Path,
     progress: bool = True,
+    device: str | None = "auto",
 ) -> pd.DataFrame:
     """Track one shard and write ``{out_prefix}.parquet/.csv`` plus the native output.
 
     ``model_spec``: a checkpoint path, ``"baseline"`` / ``"baseline:centroid"``, or a loaded
     ``(model, cfg)`` pair. ``tracker_cfg`` None → the checkpoint's own tracker section.
+    ``device``: ``auto``/``cpu``/``gpu``/``cuda:N`` for a checkpoint (see module docstring).
     Native output: ``{out_prefix}.slp`` for SLEAP shards, ``{out_prefix}_RES/`` for CTC.
     """
     from dreem.inference.writers import write_ctc_res, write_slp, write_table
@@ -308,8 +319,11 @@ def track_shard(
     elif isinstance(model_spec, (str, Path)):
         if not Path(model_spec).is_file():
             raise InputDataError(f"checkpoint not found: {model_spec}")
+        from dreem.utils.device import resolve_device
+
+        resolve_device(device)  # a GPU asked for but absent fails before reading
     data = read_shard(shard_path, with_crops=False)
-    result = run_tracking(model_spec, data, shard_path, tracker_cfg, progress=progress)
+    result = run_tracking(model_spec, data, shard_path, tracker_cfg, progress, device)
     table = tracks_table(data, result)
     out_prefix = Path(out_prefix)
     write_table(table, out_prefix)

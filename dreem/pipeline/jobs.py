@@ -99,14 +99,23 @@ def publish_job(trained: Path, model_cfg: dict, out: Path) -> Path:
     return republish(Path(trained), model_cfg, Path(out))
 
 
-def track_job(model: str, shard: Path, tracker: dict, out: Path, progress: bool = False):
-    """Track one shard with a checkpoint or ``baseline:<kind>``; write the tracks table
-    (``.parquet`` + ``.csv``) and the native output (``.slp`` or CTC ``_RES``)."""
+def track_job(
+    model: str,
+    shard: Path,
+    tracker: dict,
+    out: Path,
+    progress: bool = False,
+    device: str = "auto",
+):
+    """Track one shard with a checkpoint or ``baseline:<kind>`` on ``device`` (auto|cpu|
+    gpu|cuda:N); write the tracks table (``.parquet`` + ``.csv``) and the native output
+    (``.slp`` or CTC ``_RES``)."""
     from dreem.config.tracker import TrackerConfig
     from dreem.inference.track import track_shard
 
     cfg = TrackerConfig.model_validate(tracker)
-    return track_shard(model, Path(shard), cfg, Path(out).with_suffix(""), progress=progress)
+    out_prefix = Path(out).with_suffix("")
+    return track_shard(model, Path(shard), cfg, out_prefix, progress=progress, device=device)
 
 
 def evaluate_job(

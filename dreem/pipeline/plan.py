@@ -365,6 +365,27 @@ class Plan:
             return TrackerConfig.model_validate(stored.to_dict() | spec.tracker)
         return stored
 
+    def track_device(self, model: str) -> str:
+        """The device a track job runs ``model`` on (``cpu`` for a baseline: no network)."""
+        return "cpu" if self.is_baseline(model) else self.cfg.device
+
+    def track_gpus(self, model: str) -> int:
+        """GPUs a track job asks the cluster for: one when the config insists on a GPU."""
+        dev = self.track_device(model)
+        return 1 if dev in ("gpu", "cuda") or dev.startswith("cuda:") else 0
+
+    def train_gpus(self, model: str) -> int:
+        """GPUs a train job asks the cluster for: none for ``trainer.accelerator: cpu`` (or
+        another non-CUDA accelerator), else ``trainer.devices`` when it is a count (1 for
+        ``auto``/-1/a list of indices: one node, one GPU unless told otherwise)."""
+        trainer = self.dreem_config(model).trainer
+        if trainer.accelerator not in ("auto", "gpu", "cuda"):
+            return 0
+        devices = trainer.devices
+        if isinstance(devices, list):
+            return max(1, len(devices))
+        return devices if isinstance(devices, int) and devices > 0 else 1
+
     def baseline_kind(self, model: str) -> str | None:
         """``centroid``/``motion`` for a baseline, None for a trained model."""
         spec = self.cfg.models[model]

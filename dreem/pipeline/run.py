@@ -63,6 +63,7 @@ def track(plan: Plan, progress: bool = True) -> list[Path]:
             plan.tracker(m).to_dict(),
             path,
             progress=progress,
+            device=plan.track_device(m),
         )
         out.append(path)
     return out
