@@ -11,6 +11,8 @@ Shape (docs/architecture.md, "Configs")::
       gtr: {config: config/dreem_train.yaml, train: [a], val: [b], overrides: {...}}
       baseline: {baseline: centroid}          # or motion; other keys: tracker settings
     evaluate: {datasets: [...], models: [...], metrics: [...], ground_truth: {...}}
+    track: {datasets: [...], models: [...], render: false}   # track only (no ground truth)
+    mlflow: {enabled: true, tracking_uri: null, experiment: dreem-pipeline}
 
 Dataset specs keep track of the keys actually given (``DatasetSection.given()``): crop
 settings a spec leaves out come from the model config (``dreem.pipeline``).
@@ -33,7 +35,18 @@ from dreem.config.dreem import DreemConfig
 from dreem.config.errors import messages, raise_errors, suggest
 from dreem.config.metrics import MetricList
 from dreem.config.tracker import TrackerConfig
-from dreem.config.types import Bool, Int, OptMapping, OptNumber, Str, StrList, doc, fail, one_of
+from dreem.config.types import (
+    Bool,
+    Int,
+    OptMapping,
+    OptNumber,
+    OptStr,
+    Str,
+    StrList,
+    doc,
+    fail,
+    one_of,
+)
 from dreem.utils.errors import ConfigError
 
 NAME_PATTERN = r"[A-Za-z0-9_.-]+"
@@ -149,6 +162,16 @@ class TrackOnlyConfig(Section):
     render: Bool = doc(False, "render the tracked videos (mp4 next to the tracks)")
 
 
+class MlflowConfig(Section):
+    """MLflow record of a pipeline run (the files stay the truth; MLflow is a side record)."""
+
+    enabled: Bool = doc(True, "log training runs and evaluation metrics to MLflow")
+    tracking_uri: OptStr = doc(
+        None, "MLflow tracking URI; null = sqlite:///<output_dir>/mlflow.db (one per output)"
+    )
+    experiment: Str = doc("dreem-pipeline", "experiment name (one per pipeline)")
+
+
 class PipelineConfig(Section):
     """The dreem-pipeline config."""
 
@@ -165,6 +188,7 @@ class PipelineConfig(Section):
     models: dict[str, ModelSpec] = doc({}, "name → trained model or baseline")
     evaluate: EvaluateConfig = doc(EvaluateConfig(), "what to evaluate")
     track: TrackOnlyConfig = doc(TrackOnlyConfig(), "what to track without evaluating")
+    mlflow: MlflowConfig = doc(MlflowConfig(), "MLflow tracking store")
 
 
 # ----------------------------------------------------------------------------- loading

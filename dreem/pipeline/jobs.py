@@ -66,14 +66,19 @@ def train_job(
     train: Sequence[Path],
     val: Sequence[Path],
     out_dir: Path,
+    model: str | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict:
     """Train one model (resuming an interrupted run of the same params and inputs) and plot
-    its training curves. ``params`` is :meth:`Plan.train_params`."""
+    its training curves. ``params`` is :meth:`Plan.train_params`; ``model`` names the
+    curves (default: the model folder's name); ``callbacks`` are extra Lightning callbacks
+    (the MLflow record: :func:`dreem.pipeline.mlflow_log.recorded_training`)."""
     from dreem.config.load import validate_dreem
     from dreem.training.curves import plot_training_curves
     from dreem.training.resume import train_resumable
 
     out_dir = Path(out_dir)
+    model = model or out_dir.parent.name
     cfg = validate_dreem(params["cfg"], source=f"{out_dir} (train params)")
     result = train_resumable(
         cfg,
@@ -82,8 +87,10 @@ def train_job(
         out_dir,
         seed=cfg.seed,
         record={"params": params, "code": code},
+        callbacks=callbacks,
     )
-    plot_training_curves(out_dir / "metrics.csv", out_dir / "curves.png", title=out_dir.name)
+    title = f"{model}: training curves"
+    plot_training_curves(out_dir / "metrics.csv", out_dir / "curves.png", title=title)
     return result
 
 

@@ -386,6 +386,12 @@ class Plan:
             return max(1, len(devices))
         return devices if isinstance(devices, int) and devices > 0 else 1
 
+    def mlflow(self) -> dict | None:
+        """MLflow store settings (:func:`dreem.pipeline.mlflow_log.settings`); None: off."""
+        from dreem.pipeline.mlflow_log import settings
+
+        return settings(self.out, self.cfg.mlflow)
+
     def baseline_kind(self, model: str) -> str | None:
         """``centroid``/``motion`` for a baseline, None for a trained model."""
         spec = self.cfg.models[model]

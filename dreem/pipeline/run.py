@@ -40,7 +40,11 @@ def prepare(plan: Plan, progress: bool = True) -> list[str]:
 
 def train(plan: Plan, model: str) -> dict:
     """Train (or resume) one model and publish its ``best.ckpt``."""
-    result = jobs.train_job(
+    from dreem.pipeline.mlflow_log import recorded_training
+
+    result = recorded_training(
+        plan.mlflow(),
+        model,
         plan.train_params(model),
         job_code("train_job"),
         plan.train_shards(model, "train"),
