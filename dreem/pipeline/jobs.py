@@ -168,9 +168,12 @@ def aggregate_job(
     title: str,
     videos: Sequence[Path] = (),
     figures: Sequence[Path] = (),
+    provenance: dict | None = None,
 ):
-    """All metric CSVs → the summary table, figure and HTML report."""
+    """All metric CSVs → the summary table, figure and HTML report. ``provenance`` is
+    :meth:`Plan.provenance` (completed here with counts, dates and the code version)."""
     from dreem.evaluation.aggregate import aggregate
+    from dreem.evaluation.provenance import collect
 
     return aggregate(
         [Path(p) for p in metrics],
@@ -178,4 +181,5 @@ def aggregate_job(
         title=title,
         videos=tuple(Path(p) for p in videos),
         extra_figures=tuple(Path(p) for p in figures),
+        provenance=collect(provenance),
     )

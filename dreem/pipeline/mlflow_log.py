@@ -295,3 +295,13 @@ def recorded_training(
         finish_run(cfg, recorder.run_id, artifacts, record=summary)
         result = {**result, "mlflow_run_id": recorder.run_id}
     return result
+
+
+def record_summary(cfg: Mapping | None, summary: Mapping, provenance: Mapping | None) -> dict:
+    """Log an aggregate job's evaluation means (``summary``: what
+    :func:`dreem.evaluation.aggregate.aggregate` returned) to each model's run; nothing when
+    ``cfg`` is None. Used by the aggregate rule and ``dreem eval``."""
+    if not cfg or not len(summary["means"]):
+        return {}
+    models = dict((provenance or {}).get("models", {}))
+    return log_evaluation(cfg, summary["means"], models, Path(summary["html"]))

@@ -73,8 +73,20 @@ def track(plan: Plan, progress: bool = True) -> list[Path]:
     return out
 
 
+def render(plan: Plan, progress: bool = True) -> list[Path]:
+    """Render every planned video (``evaluate.render``, ``track.render``)."""
+    videos = []
+    for m, d, v in _bar(plan.render_jobs(), "render", progress):
+        video = jobs.video_row(d, plan.spec(d).discovery(), v)["video_path"]
+        out = Path(plan.render(m, d, v))
+        videos.append(
+            jobs.render_job(Path(plan.tracks(m, d, v)), video, out, plan.render_options(m))
+        )
+    return videos
+
+
 def evaluate(plan: Plan) -> list[Path]:
-    """Evaluate every planned video, render the planned videos, write the summary."""
+    """Evaluate every planned video and write the summary (with the rendered videos)."""
     csvs = []
     for m, d, v in plan.eval_jobs():
         gt = plan.ground_truth(d, v, m)
@@ -90,25 +102,20 @@ def evaluate(plan: Plan) -> list[Path]:
             plan.detection(d),
         )
         csvs.append(out)
-    videos = []
-    for m, d, v in plan.render_jobs():
-        video = jobs.video_row(d, plan.spec(d).discovery(), v)["video_path"]
-        videos.append(
-            jobs.render_job(Path(plan.tracks(m, d, v)), video, Path(plan.render(m, d, v)), {})
-        )
     if csvs:
-        curves = [
-            Path(plan.train_dir(m)) / "curves.png"
-            for m in plan.cfg.evaluate.models
-            if m in plan.trained()
-        ]
-        jobs.aggregate_job(
+        from dreem.pipeline.mlflow_log import record_summary
+
+        curves = [Path(c) for c in plan.report_curves()]
+        provenance = plan.provenance()
+        summary = jobs.aggregate_job(
             csvs,
-            Path(plan.out) / "summary",
-            "dreem-pipeline report",
-            [p for p in videos if p.exists()],
+            Path(plan.summary_dir()),
+            plan.report_title(),
+            [Path(p) for p in plan.report_renders() if Path(p).exists()],
             [c for c in curves if c.exists()],
+            provenance,
         )
+        record_summary(plan.mlflow(), summary, provenance)
     return csvs
 
 
@@ -119,5 +126,6 @@ def run_all(plan: Plan, progress: bool = True) -> dict:
     prepare(plan, progress)
     trained = {m: train(plan, m) for m in plan.trained()}
     tracks = track(plan, progress)
+    render(plan, progress)
     metrics = evaluate(plan)
     return {"trained": trained, "tracks": tracks, "metrics": metrics}

@@ -12,6 +12,7 @@ rule train:
         metrics=f"{OUT}/models/{{model}}/train/metrics.csv",
         curves=report(
             f"{OUT}/models/{{model}}/train/curves.png",
+            caption="../report/curves.rst",
             category="Training",
             labels={"model": "{model}", "file": "training curves"},
         ),
