@@ -324,3 +324,57 @@ def test_cli_explains_missing_data(tmp_path: Path):
     assert "dataset.train_dataset.dir.path" in proc.stderr
     proc = run("track", tmp_path, "-o", tmp_path / "o")
     assert proc.returncode == 2 and "no model" in proc.stderr
+
+
+# The README's "Every stage without Snakemake" commands, in order (its --gt line is
+# test_eval_with_ground_truth_dir_is_detection_level, on placeholder paths there).
+README_CLI = [
+    "synth demo_data",
+    "train demo_data/animals/train --val-dir demo_data/animals/val -c config/dreem_train.yaml"
+    " -e 2 -o models/run1",
+    "track models/run1/best.ckpt demo_data/animals/test -o out/",
+    "track demo_data/animals/test --checkpoint models/run1/best.ckpt -o out/ --max-tracks 4"
+    " --device cpu",
+    "eval demo_data/animals/test -m run1=models/run1/best.ckpt -m baseline -o out/",
+    "render out/tracks/run1/test/test_00.parquet demo_data/animals/test/test_00.mp4"
+    " -o clip.tracked.mp4",
+    "config validate config/config.yaml",
+    "config show",
+]
+SHORT = ["--set", "trainer.limit_train_batches=2", "--set", "trainer.limit_val_batches=1"]
+
+
+@pytest.mark.slow
+def test_readme_cli_commands(tmp_path: Path):
+    """Each README `dreem` command as written, in a fresh folder with the repo's config/
+    (training gets batch limits appended to keep the test short)."""
+    import shutil
+
+    import pandas as pd
+
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    for line in README_CLI:
+        extra = SHORT if line.startswith("train ") else []
+        proc = subprocess.run(
+            [*_dreem_cmd(), *line.split(), *extra],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            cwd=tmp_path,
+            env={**os.environ, "OMP_NUM_THREADS": "2"},
+        )
+        assert proc.returncode == 0, f"dreem {line}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert (tmp_path / "models" / "run1" / "best.ckpt").is_file()
+    summary = pd.read_csv(tmp_path / "out" / "summary" / "metrics.csv")
+    assert set(summary.model) == {"run1", "baseline"}
+    assert (tmp_path / "clip.tracked.mp4").stat().st_size > 0
+
+
+def test_eval_refuses_untracked_predictions(tmp_path: Path):
+    """Evaluation needs ground-truth tracks: a clear error, not NaN metrics."""
+    from test_track_only import make_predictions
+
+    make_predictions(tmp_path / "new", 1)
+    proc = run("eval", tmp_path / "new", "-m", "baseline", "-o", tmp_path / "o")
+    assert proc.returncode == 2 and "no ground-truth tracks in clip0" in proc.stderr
+    assert not (tmp_path / "o" / "summary").exists()

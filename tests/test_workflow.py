@@ -397,6 +397,11 @@ def test_tiny_run_outputs(tiny: Path) -> None:
         assert len(instances) == len(tracks)
         assert all(inst.track is not None for inst in instances)
     assert (out(tiny, "tracks", "gtr", "c_test", "01_RES") / "res_track.txt").is_file()
+    import cv2
+
+    cap = cv2.VideoCapture(str(out(tiny, "videos", "gtr", "a_test", "test_00.mp4")))
+    assert cap.get(cv2.CAP_PROP_FPS) == 25, "rendered at the source frame rate"
+    assert cap.get(cv2.CAP_PROP_FRAME_HEIGHT) >= 480, "scaled up to a watchable size"
 
     summary = pd.read_csv(out(tiny, "summary", "metrics.csv"))
     assert set(summary.model) >= {"gtr", "baseline"}
@@ -506,13 +511,46 @@ def test_snakemake_report(tiny: Path) -> None:
     run_smk(tiny, tiny / "config.yaml", "--report", str(target))
     import zipfile
 
-    names = zipfile.ZipFile(target).namelist()
+    archive = zipfile.ZipFile(target)
+    names = archive.namelist()
     assert any(n.endswith("metrics.png") for n in names)
     assert any(n.endswith(".mp4") for n in names)
     assert any(n.endswith("metrics.csv") for n in names)
+    assert any(n.endswith("summary/report.html") for n in names), "the HTML summary"
     assert any(n.endswith("curves.png") for n in names), "training curves in the report"
+    # captions (workflow/report/*.rst) and the workflow description are carried along
+    text = "".join(
+        archive.read(n).decode(errors="ignore")
+        for n in names
+        if n.endswith((".html", ".js")) and "summary/report.html" not in n
+    )
+    for caption in ("ID switches (lower is better)", "tracked by model", "Training curves of"):
+        assert caption in text, caption
     html = out(tiny, "summary", "report.html").read_text()
     assert "curves" in html, "training curves embedded in the HTML summary"
+    assert html.index("id='headline'") < html.index("Summary figure") < html.index("Per video")
+
+
+@pytest.mark.slow
+def test_mlflow_records_training_and_evaluation(tiny: Path) -> None:
+    """MLflow on by default: one store in output_dir, the trained model's run (named after
+    it, with per-epoch metrics and artifacts) carries the evaluation means."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{out(tiny, 'mlflow.db').resolve()}")
+    exp = client.get_experiment_by_name("dreem-pipeline")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert {"gtr", "baseline"} <= set(runs)
+    gtr = runs["gtr"]
+    assert gtr.data.tags["dreem.kind"] == "trained" and gtr.info.status == "FINISHED"
+    assert gtr.data.params["model.d_model"] == "32"
+    summary = pd.read_csv(out(tiny, "summary", "metrics.csv"), dtype={"video_id": str})
+    mean = summary[(summary.video_id == "__mean__") & (summary.model == "gtr")]
+    want = mean[(mean.dataset == "a_test") & (mean.metric == "idf1")].value.item()
+    assert gtr.data.metrics["eval/a_test/idf1"] == pytest.approx(want)
+    assert client.get_metric_history(gtr.info.run_id, "train_loss")
+    names = {a.path for a in client.list_artifacts(gtr.info.run_id)}
+    assert {"config.yaml", "curves.png", "metrics.csv", "record.json"} <= names
 
 
 @pytest.mark.slow

@@ -79,7 +79,7 @@ METRICS: dict[str, MetricInfo] = {
     "ctc_lnk": MetricInfo(
         "CTC LNK", "higher", "CTC linking accuracy: the AOGM link part only (0-1)."
     ),
-    "ctc_aogm": _count("CTC AOGM", "weighted count of graph edits (lower is better)."),
+    "ctc_aogm": _count("CTC AOGM", "weighted count of the graph edits behind CTC TRA."),
     "division_f1": MetricInfo("division F1", "higher", "F1 of detected cell divisions."),
 }
 

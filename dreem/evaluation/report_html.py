@@ -39,7 +39,9 @@ td.best{font-weight:700;background:#e6f4ea}
 .grid{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:0}
 figcaption{font-size:.85em;color:#3d4750;margin-top:2px}
-video,img.fig{max-width:100%}
+video,img.fig{max-width:100%;height:auto}
+.scroll{overflow-x:auto;max-width:100%}
+td.path{white-space:normal;word-break:break-all;max-width:380px}
 dl{font-size:.9em;margin:4px 0} dt{font-weight:600;margin-top:5px} dd{margin-left:18px}
 .kind{color:#5b6773;font-size:.85em}
 """
@@ -76,15 +78,19 @@ def headline_html(head: pd.DataFrame, kinds: Mapping[str, str]) -> str:
     metrics = [m for m in (*HEADLINE, *HEADLINE_CTC) if m in head.columns]
     cols = "".join(f"<th>{html.escape(header(m))}</th>" for m in metrics)
     out = [
-        "<table id='headline'><tr><th class=l>Dataset</th><th class=l>Model</th>"
+        "<div class=scroll><table id='headline'><tr><th class=l>Dataset</th>"
+        "<th class=l>Model</th>"
         f"<th>Videos</th>{cols}</tr>"
     ]
     for ds, g in head.groupby(level=0, sort=True):
         g = g.droplevel(0)
+        order = sorted(g.index, key=lambda m: (kinds.get(m) == "baseline", m))
+        g = g.loc[order]  # trained models first, then the baselines
         best = {m: _best(g[m], m) for m in metrics}
         for i, (model, row) in enumerate(g.iterrows()):
             cls = " class=ds" if i == 0 else ""
             kind = kinds.get(model, "")
+            kind = "" if kind in str(model) else kind  # "baseline baseline" says it twice
             cells = "".join(
                 f"<td{' class=best' if model in best[m] else ''}>{fmt(m, row[m])}</td>"
                 for m in metrics
@@ -94,15 +100,13 @@ def headline_html(head: pd.DataFrame, kinds: Mapping[str, str]) -> str:
                 f"<td class=l>{html.escape(str(model))} <span class=kind>{kind}</span></td>"
                 f"<td>{int(row['videos'])}</td>{cells}</tr>"
             )
-    out.append("</table>")
-    agg = []
-    for m in metrics:
-        mi = info(m)
-        agg.append(f"{mi.label}: {'total' if mi.total else 'mean'} over videos")
+    out.append("</table></div>")
+    means = ", ".join(info(m).label for m in metrics if not info(m).total)
+    totals = ", ".join(info(m).label for m in metrics if info(m).total)
     out.append(
         "<p class=note>↑ higher is better, ↓ lower is better; bold: best in its dataset. "
-        + "; ".join(agg)
-        + ". Definitions: <a href='#definitions'>below</a>.</p>"
+        f"{means}: mean over the dataset's videos; {totals}: total. "
+        "<a href='#definitions'>Definitions</a> · <a href='#per-video'>per video</a>.</p>"
     )
     return "\n".join(out)
 
@@ -172,37 +176,37 @@ def provenance_html(prov: Mapping, kinds: Mapping[str, str]) -> str:
         if p.get("val"):
             trained_on += f" (validation: {', '.join(p['val'])})"
         what = p.get("config") or p.get("checkpoint") or p.get("baseline") or ""
+        cells = (
+            m,
+            p.get("kind", kinds[m]),
+            trained_on,
+            what,
+            p.get("config_hash", "–"),
+            p.get("trained_at") or "–",
+            p.get("epochs", "–"),
+        )
         rows.append(
             "<tr>"
             + "".join(
-                f"<td class=l>{html.escape(str(x))}</td>"
-                for x in (
-                    m,
-                    p.get("kind", kinds[m]),
-                    trained_on,
-                    what,
-                    p.get("config_hash", "–"),
-                    p.get("trained_at") or "–",
-                    p.get("epochs", "–"),
-                )
+                f"<td class='l{' path' if i == 3 else ''}'>{html.escape(str(x))}</td>"
+                for i, x in enumerate(cells)
             )
             + "</tr>"
         )
     out = [
-        "<h3>Models</h3><table><tr><th class=l>Model</th><th class=l>Kind</th>"
+        "<h3>Models</h3><div class=scroll><table><tr><th class=l>Model</th><th class=l>Kind</th>"
         "<th class=l>Trained on</th><th class=l>Config / checkpoint</th>"
         "<th class=l>Config hash</th><th class=l>Trained</th><th class=l>Epochs</th></tr>",
         *rows,
-        "</table>",
+        "</table></div>",
     ]
     datasets = prov.get("datasets", {})
     if datasets:
         keys = ("videos", "frames", "labelled_frames", "instances", "tracks")
         heads = ("Videos", "Frames", "Labelled frames", "Instances", "GT tracks")
         out.append(
-            "<h3>Datasets</h3><table><tr><th class=l>Dataset</th><th class=l>Source</th>"
-            + "".join(f"<th>{h}</th>" for h in heads)
-            + "</tr>"
+            "<h3>Datasets</h3><div class=scroll><table><tr><th class=l>Dataset</th>"
+            "<th class=l>Source</th>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr>"
         )
         for d, p in sorted(datasets.items()):
             cells = "".join(
@@ -210,9 +214,9 @@ def provenance_html(prov: Mapping, kinds: Mapping[str, str]) -> str:
             )
             out.append(
                 f"<tr><td class=l>{html.escape(d)}</td>"
-                f"<td class=l>{html.escape(str(p.get('source', '')))}</td>{cells}</tr>"
+                f"<td class='l path'>{html.escape(str(p.get('source', '')))}</td>{cells}</tr>"
             )
-        out.append("</table>")
+        out.append("</table></div>")
     return "\n".join(out)
 
 
@@ -231,11 +235,13 @@ def definitions_html(metrics: Sequence[str]) -> str:
 
 
 def per_video_html(wide: pd.DataFrame) -> str:
+    """Per-video table of the metrics the report defines (the rest: metrics.csv)."""
     if not len(wide):
         return ""
-    cols = list(wide.columns)
+    cols = [c for c in wide.columns if info(c).definition]
     out = [
-        "<table><tr><th class=l>Dataset</th><th class=l>Video</th><th class=l>Model</th>"
+        "<div class=scroll><table><tr><th class=l>Dataset</th><th class=l>Video</th>"
+        "<th class=l>Model</th>"
         + "".join(f"<th>{html.escape(header(c))}</th>" for c in cols)
         + "</tr>"
     ]
@@ -250,7 +256,7 @@ def per_video_html(wide: pd.DataFrame) -> str:
             + "".join(f"<td>{fmt(c, row[c])}</td>" for c in cols)
             + "</tr>"
         )
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
@@ -324,9 +330,10 @@ def render_html(
         provenance_html(prov, kinds),
         "<h2 id=definitions>Metric definitions</h2>",
         definitions_html(shown),
-        "<h2>Per video</h2>",
+        "<h2 id=per-video>Per video</h2>",
         per_video_html(per_video_table(table)),
-        "<p class=note>Every metric of every video: metrics.csv next to this page.</p>",
+        "<p class=note>Every metric of every video (e.g. the CTC graph-edit counts): "
+        "<a href='metrics.csv'>metrics.csv</a> next to this page.</p>",
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
