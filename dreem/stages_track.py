@@ -201,23 +201,5 @@ def eval_directory(
         **options,
     )
     plan = _plan(cfg)
-    _require_tracks(plan)
-    run.run_all(plan, progress=progress)
+    run.run_all(plan, progress=progress)  # discovery fails first on data without tracks
     return pd.read_csv(Path(out_dir) / "summary" / "metrics.csv")
-
-
-def _require_tracks(plan) -> None:
-    """Evaluation needs ground-truth tracks: say so before tracking (not NaN metrics)."""
-    from dreem.io.discover import discover_dataset
-
-    for d in plan.cfg.evaluate.datasets:
-        if (plan.cfg.evaluate.ground_truth or {}).get(d):
-            continue
-        df = discover_dataset(d, plan.spec(d).discovery())
-        untracked = df.video_id[df.n_tracks == 0].tolist()
-        if untracked:
-            raise InputDataError(
-                f"{plan.spec(d).dir.path[0] if plan.spec(d).dir else d}: no ground-truth "
-                f"tracks in {', '.join(untracked)}; evaluation needs tracked labels (use "
-                "`dreem track` for untracked data, or --gt for separate ground truth)"
-            )

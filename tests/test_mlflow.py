@@ -160,3 +160,13 @@ def test_training_and_evaluation_read_through_the_server(tmp_path: Path) -> None
         server.stop()
     record = json.loads(next((out / "mlflow-artifacts").rglob("record.json")).read_text())
     assert record["best_checkpoint"] == str((train_dir / "best.ckpt").resolve())
+
+
+def test_a_broken_store_is_a_warning_not_a_lost_report(tmp_path: Path, caplog) -> None:
+    cfg = {**mlflow_log.settings(tmp_path, {}), "tracking_uri": "sqlite:////proc/no/mlflow.db"}
+    means = pd.DataFrame(
+        {"idf1": [0.9]}, index=pd.MultiIndex.from_tuples([("d", "m")], names=["dataset", "model"])
+    )
+    summary = {"means": means, "html": tmp_path / "report.html"}
+    assert mlflow_log.record_summary(cfg, summary, {}) == {}
+    assert "MLflow: could not log the evaluation" in caplog.text

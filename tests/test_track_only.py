@@ -150,3 +150,28 @@ def test_example_sleap_project_config_plans_train_evaluate_and_track(tmp_path: P
     n_eval = len(plan.eval_jobs())
     assert jobs["train"] == 1 and jobs["aggregate"] == 1 and jobs["evaluate"] == n_eval
     assert jobs["track"] == n_eval + 3  # evaluated clips + every new video
+
+
+def test_evaluating_untracked_predictions_fails_at_discovery(tmp_path: Path) -> None:
+    """The pipeline's discover job (and so the CLI) refuses to evaluate data without
+    ground-truth tracks, naming the dataset and the track: section, before any tracking."""
+    from dreem.config.pipeline import load_pipeline_config
+    from dreem.pipeline import run
+    from dreem.pipeline.plan import Plan
+    from dreem.utils.errors import InputDataError
+
+    make_predictions(tmp_path / "new", 2)
+    spec = {"dir": {"path": str(tmp_path / "new"), "labels_suffix": ".slp", "vid_suffix": ".mp4"}}
+    cfg = {
+        "output_dir": str(tmp_path / "out"),
+        "datasets": {"new": spec},
+        "models": {"baseline": {"baseline": "centroid"}},
+        "evaluate": {"datasets": ["new"], "models": ["baseline"]},
+    }
+    with pytest.raises(
+        InputDataError, match=r"datasets.new .*no ground-truth tracks in clip0, clip1"
+    ):
+        run.prepare(Plan(load_pipeline_config(cfg)), progress=False)
+    assert not (tmp_path / "out" / "datasets" / "new" / "crops").exists()
+    cfg = {**cfg, "evaluate": {}, "track": {"datasets": ["new"], "models": ["baseline"]}}
+    assert len(run.prepare(Plan(load_pipeline_config(cfg)), progress=False)) == 2

@@ -23,11 +23,29 @@ def demo_job(out_dir: Path, seed: int, animals: dict | None, cells: dict | None)
     return generate_demo(Path(out_dir), seed=seed, animals=animals, cells=cells)
 
 
-def discover_job(name: str, spec: dict, expected: Sequence[str] | None, out: Path):
-    """Pair and open every file of a dataset; write its manifest (Parquet)."""
+def discover_job(
+    name: str,
+    spec: dict,
+    expected: Sequence[str] | None,
+    out: Path,
+    require_tracks: bool = False,
+):
+    """Pair and open every file of a dataset; write its manifest (Parquet). With
+    ``require_tracks`` (an evaluated dataset) labels without tracks are an error naming the
+    videos, before anything is tracked (not NaN metrics later)."""
     from dreem.io.discover import discover_dataset, write_manifest
+    from dreem.utils.errors import InputDataError
 
     df = discover_dataset(name, spec)
+    untracked = sorted(df.video_id[df.n_tracks == 0]) if require_tracks else []
+    if untracked:
+        where = ", ".join(sorted({str(Path(p).parent) for p in df.labels_path}))
+        raise InputDataError(
+            f"datasets.{name} ({where}): no ground-truth tracks in {', '.join(untracked)}; "
+            "evaluation needs tracked labels. Track it without evaluating (pipeline: "
+            "track.datasets; CLI: dreem track), or evaluate against separate ground truth "
+            "(evaluate.ground_truth; dreem eval --gt)"
+        )
     if expected is not None:
         found = sorted(df["video_id"])
         if found != sorted(expected):

@@ -11,8 +11,10 @@ run of that model (baselines and given checkpoints get a run of their own).
 
 MLflow is an optional dependency (``pip install 'dreem-pipeline[mlflow]'``; the
 ``workflow`` extra includes it): it is imported only here, only when enabled, and a missing
-install is a clear error naming the ``mlflow.enabled`` key. SQLite writes from parallel
-jobs are serialised by a lock file next to the database.
+install is a clear error naming the ``mlflow.enabled`` key (before training starts). Any
+other MLflow failure (a locked database, an unreachable server) is a warning: the record
+never costs a training run or a report. SQLite writes from parallel jobs are serialised by
+a lock file next to the database.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ log = logging.getLogger(__name__)
 
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 BATCH = 100  # params/metrics per log_batch request
+
+
+def _warn(what: str, exc: Exception) -> None:
+    log.warning(
+        "MLflow: could not %s (%s: %s); the files are complete", what, type(exc).__name__, exc
+    )
 
 
 def settings(output_dir: str | Path, section: Any) -> dict | None:
@@ -218,7 +226,10 @@ def training_callback(cfg: Mapping, model: str, params: Mapping, tags: Mapping[s
 
         def on_fit_start(self, trainer, pl_module) -> None:
             if trainer.is_global_zero:
-                self.run_id = start_run(cfg, model, "trained", params, tags)
+                try:
+                    self.run_id = start_run(cfg, model, "trained", params, tags)
+                except Exception as exc:  # the record must never stop a training run
+                    _warn("start the training run", exc)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             if self.run_id is None or trainer.sanity_checking:
@@ -227,11 +238,15 @@ def training_callback(cfg: Mapping, model: str, params: Mapping, tags: Mapping[s
             for k, v in trainer.callback_metrics.items():
                 with contextlib.suppress(TypeError, ValueError, RuntimeError):
                     values[k] = float(v)
-            log_metrics(cfg, self.run_id, values, step=int(trainer.current_epoch))
+            try:
+                log_metrics(cfg, self.run_id, values, step=int(trainer.current_epoch))
+            except Exception as exc:
+                _warn(f"log epoch {trainer.current_epoch}", exc)
 
         def on_exception(self, trainer, pl_module, exception) -> None:
             if self.run_id is not None:
-                finish_run(cfg, self.run_id, status="FAILED")
+                with contextlib.suppress(Exception):
+                    finish_run(cfg, self.run_id, status="FAILED")
 
     return MlflowEpochs()
 
@@ -286,14 +301,18 @@ def recorded_training(
         "dreem.train_shards": json.dumps([str(p) for p in train]),
         "dreem.val_shards": json.dumps([str(p) for p in val]),
     }
+    _mlflow()  # not installed: a clear error before training, not after
     recorder = training_callback(cfg, model, params["cfg"], tags)
     result = train_job(params, code, train, val, out_dir, model=model, callbacks=[recorder])
     if recorder.run_id is not None:
         summary = {k: v for k, v in result.items() if isinstance(v, int | float | str | None)}
         summary["best_checkpoint"] = str(Path(result["best_ckpt"]).resolve())
         artifacts = [out_dir / n for n in ("config.yaml", "curves.png", "metrics.csv")]
-        finish_run(cfg, recorder.run_id, artifacts, record=summary)
-        result = {**result, "mlflow_run_id": recorder.run_id}
+        try:
+            finish_run(cfg, recorder.run_id, artifacts, record=summary)
+            result = {**result, "mlflow_run_id": recorder.run_id}
+        except Exception as exc:
+            _warn("finish the training run", exc)
     return result
 
 
@@ -303,5 +322,10 @@ def record_summary(cfg: Mapping | None, summary: Mapping, provenance: Mapping | 
     ``cfg`` is None. Used by the aggregate rule and ``dreem eval``."""
     if not cfg or not len(summary["means"]):
         return {}
+    _mlflow()  # not installed: a clear error
     models = dict((provenance or {}).get("models", {}))
-    return log_evaluation(cfg, summary["means"], models, Path(summary["html"]))
+    try:
+        return log_evaluation(cfg, summary["means"], models, Path(summary["html"]))
+    except Exception as exc:  # a side record: the summary files are written
+        _warn("log the evaluation", exc)
+        return {}

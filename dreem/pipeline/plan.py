@@ -370,6 +370,12 @@ class Plan:
     def report_title(self) -> str:
         return "dreem-pipeline report"
 
+    def needs_tracks(self, dataset: str) -> bool:
+        """True for a dataset evaluated on its own labels or serving as ground truth."""
+        ev = self.cfg.evaluate
+        gt = ev.ground_truth or {}
+        return (dataset in ev.datasets and dataset not in gt) or dataset in gt.values()
+
     def used_datasets(self) -> list[str]:
         """Datasets the run reads (each gets a manifest: discovery validates the data)."""
         used = {d for _, d in self.track_pairs()}

@@ -28,7 +28,8 @@ def _bar(items: list, desc: str, progress: bool):
 def prepare(plan: Plan, progress: bool = True) -> list[str]:
     """Discover every used dataset and extract every planned shard; return shard paths."""
     for d in plan.used_datasets():
-        jobs.discover_job(d, plan.spec(d).discovery(), plan.video_ids(d), Path(plan.manifest(d)))
+        spec, ids, out = plan.spec(d).discovery(), plan.video_ids(d), Path(plan.manifest(d))
+        jobs.discover_job(d, spec, ids, out, require_tracks=plan.needs_tracks(d))
     shards = []
     for d, key, v in _bar(plan.extract_jobs(), "extract", progress):
         out = Path(f"{plan.out}/datasets/{d}/crops/{key}/{v}.parquet")

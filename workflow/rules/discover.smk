@@ -10,6 +10,7 @@ rule discover:
         name=lambda wc: wc.dataset,
         spec=lambda wc: PLAN.spec(wc.dataset).discovery(),
         expected=lambda wc: PLAN.video_ids(wc.dataset),
+        require_tracks=lambda wc: PLAN.needs_tracks(wc.dataset),
         code=code("discover_job", "discover.py"),
     log:
         log_path("discover", "{dataset}"),
