@@ -117,6 +117,8 @@ def test_report_headline_first_with_directions_hard_cases_and_provenance(tmp_pat
     # scores are means over videos, counts totals
     assert head.loc[("flies", "gtr"), "idf1"] == pytest.approx(0.775)
     assert head.loc[("flies", "gtr"), "num_switches"] == 8
+    assert out["values"].loc[("flies", "gtr"), "num_switches"] == 8  # what MLflow gets
+    assert out["means"].loc[("flies", "gtr"), "num_switches"] == 4  # metrics.csv __mean__
     assert list(head.columns[:4]) == ["videos", "idf1", "mota", "num_switches"]
     assert list(head.columns[4:]) == ["ctc_tra", "ctc_det", "ctc_lnk"]
     # the hard clip: the trained model has more switches and a lower IDF1 than the baseline

@@ -60,19 +60,31 @@ def model_kinds(models: Sequence[str], provenance: Mapping | None) -> dict[str, 
     }
 
 
-def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, model): ``videos`` plus IDF1, MOTA, ID switches and, where any
-    video has them, CTC TRA/DET/LNK; scores are means over videos, counts totals."""
+def dataset_values(rows: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (dataset, model): ``videos`` plus each metric combined over the
+    dataset's videos as it reads (:mod:`dreem.evaluation.metric_info`: scores averaged,
+    counts summed); ``metrics`` None = every metric present."""
     rows = rows[rows.video_id != MEAN_ID]
     if not len(rows):
         return pd.DataFrame()
-    present = set(rows.metric)
-    metrics = [m for m in HEADLINE if m in present] + [m for m in HEADLINE_CTC if m in present]
+    if metrics is None:
+        metrics = list(dict.fromkeys(rows.metric))
     out = rows.groupby(["dataset", "model"]).video_id.nunique().rename("videos").to_frame()
     for m in metrics:
         sel = rows[rows.metric == m].groupby(["dataset", "model"]).value
         out[m] = sel.sum(min_count=1) if info(m).total else sel.mean()
     return out
+
+
+def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dataset_values` of IDF1, MOTA, ID switches and, where any video has them,
+    CTC TRA/DET/LNK."""
+    rows = rows[rows.video_id != MEAN_ID]
+    if not len(rows):
+        return pd.DataFrame()
+    present = set(rows.metric)
+    metrics = [m for m in HEADLINE if m in present] + [m for m in HEADLINE_CTC if m in present]
+    return dataset_values(rows, metrics)
 
 
 def per_video_table(rows: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
@@ -193,8 +205,8 @@ def aggregate(
     models and datasets for the report.
 
     Returns the paths written (keys ``csv``, ``png``, ``html``), the means table
-    (``means``: a wide DataFrame indexed by dataset and model), the ``headline`` table and
-    the ``hard_cases``.
+    (``means``: a wide DataFrame indexed by dataset and model), the dataset ``values`` (as
+    ``means``, but counts summed), the ``headline`` table and the ``hard_cases``.
     """
     from dreem.evaluation.report_html import render_html
 
@@ -232,6 +244,7 @@ def aggregate(
         "png": png,
         "html": html_path,
         "means": means,
+        "values": dataset_values(table),
         "headline": head,
         "hard_cases": cases,
     }

@@ -6,8 +6,9 @@ go to ``<output_dir>/mlflow-artifacts``; every training run is an MLflow run nam
 its model (tags ``dreem.model``, ``dreem.kind``), with the DREEM config as flattened
 params, each epoch's metrics (step = epoch) logged while it trains, and at the end the
 config, curves, metrics table and the best checkpoint's path as artifacts. The aggregate
-job logs each model's evaluation means (``eval/<dataset>/<metric>``) to the latest finished
-run of that model (baselines and given checkpoints get a run of their own).
+job logs each model's evaluation (``eval/<dataset>/<metric>``, as the report's headline
+combines videos: scores averaged, counts summed) to the latest finished run of that model
+(baselines and given checkpoints get a run of their own).
 
 MLflow is an optional dependency (``pip install 'dreem-pipeline[mlflow]'``; the
 ``workflow`` extra includes it): it is imported only here, only when enabled, and a missing
@@ -252,8 +253,9 @@ def training_callback(cfg: Mapping, model: str, params: Mapping, tags: Mapping[s
 
 
 def log_evaluation(cfg: Mapping, means, models: Mapping[str, Mapping], report: Path) -> dict:
-    """Log each model's evaluation means (``means``: a wide table indexed by dataset and
-    model) to the run that made it; ``models``: name → provenance (``kind``...). Returns
+    """Log each model's evaluation values (``means``: a wide table indexed by dataset and
+    model, e.g. the report's dataset values: scores averaged over videos, counts summed) to
+    the run that made it; ``models``: name → provenance (``kind``...). Returns
     ``{model: run_id}``."""
     runs = {}
     for model in sorted({m for _, m in means.index}):
@@ -320,12 +322,14 @@ def record_summary(cfg: Mapping | None, summary: Mapping, provenance: Mapping | 
     """Log an aggregate job's evaluation means (``summary``: what
     :func:`dreem.evaluation.aggregate.aggregate` returned) to each model's run; nothing when
     ``cfg`` is None. Used by the aggregate rule and ``dreem eval``."""
-    if not cfg or not len(summary["means"]):
+    values = summary.get("values", summary["means"])
+    if not cfg or not len(values):
         return {}
     _mlflow()  # not installed: a clear error
     models = dict((provenance or {}).get("models", {}))
+    values = values.drop(columns=["videos"], errors="ignore")
     try:
-        return log_evaluation(cfg, summary["means"], models, Path(summary["html"]))
+        return log_evaluation(cfg, values, models, Path(summary["html"]))
     except Exception as exc:  # a side record: the summary files are written
         _warn("log the evaluation", exc)
         return {}
