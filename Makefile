@@ -18,6 +18,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 	@echo "Report: results/summary/report.html"
+	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db"
 
 test: install
 	$(BIN)/ruff check dreem workflow tests bench

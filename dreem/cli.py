@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 from dreem import __version__
+from dreem import cli_options as o
+from dreem.utils.errors import DreemError
 
 app = typer.Typer(
     name="dreem",
@@ -138,52 +140,147 @@ def extract(
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="DREEM training config (YAML) with data paths.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    overrides: SetOpt = None,
-    name: Annotated[
-        Optional[str], typer.Option(help="Model name (default: the config file's stem).")  # noqa: UP045
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A DREEM config (.yaml) whose dataset sections name the data, or a training "
+            "data directory (the reference shape: TRAIN_DIR --val-dir DIR).",
+        ),
+    ],
+    out_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", "--output", "-o", help="Output folder (default: models/NAME)."),
     ] = None,
+    overrides: SetOpt = None,
+    name: o.RunName = None,
+    config: o.Config = None,
+    val_dir: o.ValDir = None,
+    crop_size: o.CropSize = None,
+    anchor: o.Anchor = None,
+    video_type: o.VideoType = None,
+    epochs: o.Epochs = None,
+    lr: o.Lr = None,
+    d_model: o.DModel = None,
+    nhead: o.NHead = None,
+    encoder_layers: o.EncoderLayers = None,
+    decoder_layers: o.DecoderLayers = None,
+    clip_length: o.ClipLength = None,
+    logger: o.Logger = None,
+    device: o.Device = "auto",
+    mlflow: o.Mlflow = True,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
-    """Train a model from a DREEM config: its dataset.train_dataset/val_dataset sections."""
-    from dreem.stages import train_from_config
+    """Train a model: from a DREEM config's dataset sections, or from data directories."""
+    from dreem.stages import train_dirs_plan_config, train_from_config
 
-    result = train_from_config(config, out_dir, overrides or [], name=name)
-    typer.echo(json.dumps(result, indent=2, default=str))
-    typer.echo(f"model: {result['checkpoint']}")
+    o.setup_logging(quiet, verbose)
+    flags = o.train_overrides(
+        epochs, lr, d_model, nhead, encoder_layers, decoder_layers, clip_length, logger, device
+    )
+    sets = [*flags, *(overrides or [])]
+    crops = o.crop_keys(crop_size, anchor)
+    if source.is_dir():
+        model = name or (config.stem if config is not None else "dreem_train")
+        out_dir = out_dir or Path("models") / model
+        cfg = train_dirs_plan_config(
+            source, val_dir, out_dir, config, sets, model, crops, o.suffixes(video_type), mlflow
+        )
+        result = train_from_config(cfg, out_dir, progress=not quiet)
+    else:
+        if val_dir is not None or crops or video_type or config is not None:
+            raise DreemError(
+                "--val-dir, --crop-size, --anchor, --video-type and --config go with a data "
+                f"directory (dreem train TRAIN_DIR ...); {source} is a config file: set "
+                "those keys in it or with --set"
+            )
+        from dreem.stages import train_plan_config
+
+        model = name or source.stem
+        out_dir = out_dir or Path("models") / model
+        cfg = train_plan_config(source, out_dir, sets, model, mlflow)
+        result = train_from_config(cfg, out_dir, progress=not quiet)
+    if not quiet:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    typer.echo(f"model: {result['link']} -> {result['checkpoint']}")
 
 
 @app.command()
 def track(
-    model: Annotated[
-        str, typer.Argument(help="Checkpoint (.ckpt), 'baseline' or 'baseline:motion'.")
-    ],
-    data: Annotated[Path, typer.Argument(help="A crop shard (.parquet) or a data directory.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    config: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="Config whose tracker section to use (default: the checkpoint's)."),
+    out_dir: Annotated[Path, typer.Option("--out", "--output", "-o", help="Output folder.")],
+    args: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(
+            help="MODEL DATA, or DATA with --checkpoint (the reference shape). MODEL: a .ckpt, "
+            "'baseline' or 'baseline:motion'; DATA: a data directory or a crop shard."
+        ),
     ] = None,
+    checkpoint: o.Checkpoint = None,
+    config: o.Config = None,
     overrides: SetOpt = None,
+    slp_file: o.SlpFiles = None,
+    video_file: o.VideoFiles = None,
+    video_type: o.VideoType = None,
+    crop_size: o.CropSize = None,
+    anchor: o.Anchor = None,
+    dilation_radius: o.DilationRadius = None,
+    max_detection_overlap: o.MaxDetOverlap = None,
+    clip_length: o.ClipLength = None,
+    confidence_threshold: o.ConfThresh = None,
+    iou_mode: o.IouMode = None,
+    max_dist: o.MaxDist = None,
+    max_dist_multiplier: o.MaxDistMult = None,
+    max_gap: o.MaxGap = None,
+    overlap_thresh: o.OverlapThresh = None,
+    mult_thresh: o.MultThresh = None,
+    max_angle: o.MaxAngle = None,
+    max_tracks: o.MaxTracks = None,
+    front_node: o.FrontNode = None,
+    back_node: o.BackNode = None,
+    device: o.Device = "auto",
+    render: o.Render = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
-    """Track every video of a shard or directory; write .slp/CTC + tables."""
+    """Track every video of a directory, of --slp-file/--video-file or of a crop shard;
+    write .slp/CTC _RES + tables (and mp4s with --render)."""
     from dreem.stages import track_data
 
-    outputs = track_data(model, data, out_dir, config, overrides or [])
+    o.setup_logging(quiet, verbose)
+    models, data = o.model_and_data(args or [], checkpoint, bool(slp_file))
+    (model,) = models
+    sets = o.tracker_sets(locals(), overrides)
+    outputs = track_data(
+        model,
+        data,
+        out_dir,
+        config,
+        sets,
+        o.crop_keys(crop_size, anchor, dilation_radius, max_detection_overlap),
+        progress=not quiet,
+        files=o.files(slp_file, video_file),
+        suffixes=o.suffixes(video_type),
+        device=device,
+        render=render,
+    )
     typer.echo(f"{len(outputs)} videos tracked -> {out_dir}")
 
 
 @app.command("eval")
 def evaluate(
-    data: Annotated[Path, typer.Argument(help="Data directory with ground-truth tracks.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    out_dir: Annotated[Path, typer.Option("--out", "--output", "-o", help="Output folder.")],
+    args: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(help="Data directory with ground-truth tracks."),
+    ] = None,
     model: Annotated[
-        list[str],
+        Optional[list[str]],  # noqa: UP045
         typer.Option(
             "--model", "-m", help="Checkpoint, 'baseline[:motion]' or name=checkpoint (repeatable)."
         ),
-    ],
-    config: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
+    ] = None,
+    checkpoint: o.Checkpoint = None,
+    config: o.Config = None,
     overrides: SetOpt = None,
     gt: Annotated[
         Optional[Path],  # noqa: UP045
@@ -194,14 +291,57 @@ def evaluate(
         Optional[float],  # noqa: UP045
         typer.Option(help="Match threshold: pixels (centroid, default 10) or IoU (0.5)."),
     ] = None,
+    slp_file: o.SlpFiles = None,
+    video_file: o.VideoFiles = None,
+    video_type: o.VideoType = None,
+    crop_size: o.CropSize = None,
+    anchor: o.Anchor = None,
+    dilation_radius: o.DilationRadius = None,
+    max_detection_overlap: o.MaxDetOverlap = None,
+    clip_length: o.ClipLength = None,
+    confidence_threshold: o.ConfThresh = None,
+    iou_mode: o.IouMode = None,
+    max_dist: o.MaxDist = None,
+    max_dist_multiplier: o.MaxDistMult = None,
+    max_gap: o.MaxGap = None,
+    overlap_thresh: o.OverlapThresh = None,
+    mult_thresh: o.MultThresh = None,
+    max_angle: o.MaxAngle = None,
+    max_tracks: o.MaxTracks = None,
+    front_node: o.FrontNode = None,
+    back_node: o.BackNode = None,
+    device: o.Device = "auto",
+    render: o.Render = False,
+    mlflow: o.Mlflow = True,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
-    """Track and evaluate one or more models on a directory; write a summary table+figure."""
+    """Track and evaluate one or more models on a directory; write a summary table, figure
+    and HTML report (and record the evaluation in MLflow)."""
     from dreem.stages import eval_directory
 
+    o.setup_logging(quiet, verbose)
+    models, data = o.model_and_data(args or [], checkpoint, bool(slp_file), model or ())
     summary = eval_directory(
-        model, data, out_dir, config, overrides or [], gt=gt, match=match, threshold=threshold
+        models,
+        data,
+        out_dir,
+        config,
+        o.tracker_sets(locals(), overrides),
+        gt=gt,
+        match=match,
+        threshold=threshold,
+        dataset_keys=o.crop_keys(crop_size, anchor, dilation_radius, max_detection_overlap),
+        progress=not quiet,
+        files=o.files(slp_file, video_file),
+        suffixes=o.suffixes(video_type),
+        device=device,
+        render=render,
+        mlflow=mlflow,
     )
-    typer.echo(summary.to_string(index=False))
+    if not quiet:
+        typer.echo(summary.to_string(index=False))
+    typer.echo(f"report: {out_dir / 'summary' / 'report.html'}")
 
 
 @app.command()

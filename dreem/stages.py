@@ -8,7 +8,6 @@ equivalent pipeline config.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,8 +125,13 @@ def prepare_dataset(
     return [Path(p) for p in run.prepare(_plan(cfg), progress=False)]
 
 
-# ----------------------------------------------------------------------------- train
-def train_plan_config(config: Path, out_dir: Path, overrides: Any = None, name: str | None = None):
+def train_plan_config(
+    config: Path,
+    out_dir: Path,
+    overrides: Any = None,
+    name: str | None = None,
+    mlflow: bool = True,
+):
     """The pipeline config of ``dreem train CONFIG``: its dataset sections as datasets."""
     from dreem.config.load import load_dreem_config
 
@@ -135,9 +139,9 @@ def train_plan_config(config: Path, out_dir: Path, overrides: Any = None, name: 
     train = cfg.dataset.train_dataset
     if not train.has_source():
         raise ConfigError(
-            f"{config}: dataset.train_dataset names no data (set dir.path, slp_files/"
-            "video_files, raw_images/gt_images or tracks/videos) — or pass data "
-            "directories on the command line"
+            f"{config}: no training data: the config sets none of dataset.train_dataset."
+            "dir.path, slp_files/video_files, raw_images/gt_images or tracks/videos. Give "
+            f"data directories instead: dreem train TRAIN_DIR --val-dir VAL_DIR -c {config}"
         )
     datasets = {"train": _given(train)}
     val = cfg.dataset.val_dataset
@@ -156,6 +160,48 @@ def train_plan_config(config: Path, out_dir: Path, overrides: Any = None, name: 
                 "overrides": _override_list(overrides),
             }
         },
+        "mlflow": {"enabled": mlflow},
+    }
+
+
+def train_dirs_plan_config(
+    train_dir: Path,
+    val_dir: Path | None,
+    out_dir: Path,
+    config: Path | None = None,
+    overrides: Any = None,
+    name: str | None = None,
+    dataset_keys: Mapping | None = None,
+    suffixes: Mapping | None = None,
+    mlflow: bool = True,
+) -> dict:
+    """The pipeline config of ``dreem train TRAIN_DIR --val-dir VAL_DIR`` (the reference
+    shape): the directories as datasets, ``config`` (or the defaults) as the model's DREEM
+    config; flag values are ``overrides`` and ``dataset_keys`` (crop keys)."""
+    from dreem.config.load import load_dreem_config, save_config
+
+    cfg = load_dreem_config(config if config is not None else {}, _override_list(overrides))
+    model = name or (Path(config).stem if config is not None else "dreem_train")
+    keys = dict(dataset_keys or {})
+    datasets = {"train": {**guess_dir_spec(Path(train_dir), **dict(suffixes or {})), **keys}}
+    if val_dir is not None:
+        datasets["val"] = {**guess_dir_spec(Path(val_dir), **dict(suffixes or {})), **keys}
+    # the DREEM config this model trains with, saved beside its outputs (a snapshot)
+    snapshot = Path(out_dir) / f"config.{model}.yaml"
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, snapshot)
+    return {
+        "seed": cfg.seed if cfg.seed is not None else 42,
+        "output_dir": str(out_dir),
+        "datasets": datasets,
+        "models": {
+            model: {
+                "config": str(snapshot.resolve()),
+                "train": ["train"],
+                "val": ["val"] if val_dir is not None else [],
+            }
+        },
+        "mlflow": {"enabled": mlflow},
     }
 
 
@@ -166,186 +212,46 @@ def _given(section: DatasetSection) -> dict:
 
 
 def train_from_config(
-    config: Path, out_dir: Path, overrides: Any = None, name: str | None = None
+    config: Path | dict,
+    out_dir: Path,
+    overrides: Any = None,
+    name: str | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """``dreem train``: discover, extract, train and publish one model."""
+    """``dreem train``: discover, extract, train and publish one model; ``config`` is a
+    DREEM config file (its dataset sections name the data) or a pipeline config dict
+    (:func:`train_dirs_plan_config`). ``out_dir/best.ckpt`` links to the published model."""
     from dreem.pipeline import run
 
-    plan = _plan(train_plan_config(config, out_dir, overrides, name))
-    run.prepare(plan)
-    (model,) = plan.trained()
-    return run.train(plan, model)
-
-
-# ----------------------------------------------------------------------------- track / eval
-def model_name(model: str) -> str:
-    """A name for a ``-m`` argument: ``name=path`` → name; a checkpoint ``.../run1/best.ckpt``
-    → ``run1``; ``baseline[:kind]`` → ``baseline[-kind]``."""
-    if "=" in model:
-        return model.split("=", 1)[0]
-    if model.split(":")[0] == "baseline":
-        kind = model.split(":", 1)[1] if ":" in model else "centroid"
-        return "baseline" if kind == "centroid" else f"baseline-{kind}"
-    p = Path(model)
-    stem = p.stem
-    if stem in ("best", "last", "model") and p.parent.name:
-        stem = p.parent.name
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "model"
-
-
-def model_specs(models: Sequence[str]) -> dict[str, dict]:
-    """``-m`` arguments → named model specs (names made unique with ``-2``, ``-3``, ...)."""
-    out: dict[str, dict] = {}
-    for m in models:
-        target = m.split("=", 1)[1] if "=" in m else m
-        name = base = model_name(m)
-        k = 2
-        while name in out:
-            name, k = f"{base}-{k}", k + 1
-        if target.split(":")[0] == "baseline":
-            kind = target.split(":", 1)[1] if ":" in target else "centroid"
-            out[name] = {"baseline": kind}
-        else:
-            if not Path(target).is_file():
-                raise InputDataError(f"checkpoint not found: {target}")
-            from dreem.models.checkpoint import load_model_from_checkpoint
-
-            load_model_from_checkpoint(target)  # a bad file fails now, before any output
-            out[name] = {"checkpoint": str(Path(target).resolve())}
-    return out
-
-
-def _tracker_overrides(config: Path | None, overrides: Any) -> dict:
-    """Tracker keys from ``--config`` (its tracker section) and ``--set tracker.x=...``."""
-    from dreem.config.yaml_io import deep_merge, parse_overrides, read_yaml
-
-    keys: dict = {}
-    if config is not None:
-        keys = dict(read_yaml(config).get("tracker") or {})
-    over = parse_overrides(_override_list(overrides))
-    extra = set(over) - {"tracker"}
-    if extra:
-        raise ConfigError(
-            f"--set: only tracker.* keys apply when tracking (got {', '.join(sorted(extra))})"
-        )
-    return deep_merge(keys, over.get("tracker") or {})
-
-
-def track_plan_config(
-    models: Sequence[str],
-    data: Path,
-    out_dir: Path,
-    config: Path | None = None,
-    overrides: Any = None,
-    dataset_keys: Mapping | None = None,
-    evaluate: bool = False,
-    gt: Path | None = None,
-    match: str = "centroid",
-    threshold: float | None = None,
-) -> dict:
-    """The pipeline config of ``dreem track``/``dreem eval`` on a data directory."""
-    data = Path(data)
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", data.resolve().name) or "data"
-    specs = model_specs(models)
-    tracker = _tracker_overrides(config, overrides)
-    for spec in specs.values():
-        if tracker:
-            spec.update(tracker) if "baseline" in spec else spec.update(tracker=tracker)
-    datasets = {name: {**guess_dir_spec(data), **dict(dataset_keys or {})}}
-    section = {"datasets": [name], "models": list(specs)}
-    cfg: dict = {"output_dir": str(out_dir), "datasets": datasets, "models": specs}
-    if evaluate:
-        cfg["evaluate"] = {**section, "match": match, "threshold": threshold}
-        if gt is not None:
-            datasets[f"{name}_gt"] = guess_dir_spec(Path(gt))
-            cfg["evaluate"]["ground_truth"] = {name: f"{name}_gt"}
-    else:
-        cfg["track"] = section
-    return cfg
-
-
-def track_data(
-    model: str,
-    data: Path,
-    out_dir: Path,
-    config: Path | None = None,
-    overrides: Any = None,
-    dataset_keys: Mapping | None = None,
-) -> list[Path]:
-    """``dreem track``: track a shard, or every video of a directory; return the tables."""
-    from dreem.pipeline import jobs, run
-
-    data = Path(data)
-    if data.suffix == ".parquet":  # a crop shard: no discovery or extraction
-        spec = model_specs([model])
-        name = next(iter(spec))
-        out = Path(out_dir) / "tracks" / name / data.parent.name / f"{data.stem}.parquet"
-        tracker = _shard_tracker(spec[name], config, overrides)
-        target = spec[name].get("checkpoint") or f"baseline:{spec[name]['baseline']}"
-        jobs.track_job(target, data, tracker, out)
-        return [out]
-    plan = _plan(track_plan_config([model], data, out_dir, config, overrides, dataset_keys))
-    for note in plan.notes:
-        import logging
-
-        logging.getLogger(__name__).warning(note)
-    run.prepare(plan)
-    return run.track(plan)
-
-
-def _shard_tracker(spec: dict, config: Path | None, overrides: Any) -> dict:
-    from dreem.config.tracker import TrackerConfig
-
-    keys = _tracker_overrides(config, overrides)
-    if "checkpoint" in spec:
-        from dreem.models.checkpoint import read_checkpoint_config
-
-        stored = read_checkpoint_config(spec["checkpoint"]).tracker.to_dict()
-        return TrackerConfig.model_validate(stored | keys).to_dict()
-    return TrackerConfig.model_validate(keys).to_dict()
-
-
-def eval_directory(
-    models: Sequence[str],
-    data: Path,
-    out_dir: Path,
-    config: Path | None = None,
-    overrides: Any = None,
-    gt: Path | None = None,
-    match: str = "centroid",
-    threshold: float | None = None,
-    dataset_keys: Mapping | None = None,
-):
-    """``dreem eval``: track ``data`` with each model, evaluate, aggregate into
-    ``out_dir/summary``; return the summary table."""
-    import pandas as pd
-
-    from dreem.pipeline import run
-
-    cfg = track_plan_config(
-        models, data, out_dir, config, overrides, dataset_keys, True, gt, match, threshold
+    data = (
+        config if isinstance(config, dict) else train_plan_config(config, out_dir, overrides, name)
     )
-    plan = _plan(cfg)
-    _require_tracks(plan)
-    run.run_all(plan)
-    return pd.read_csv(Path(out_dir) / "summary" / "metrics.csv")
+    plan = _plan(data)
+    run.prepare(plan, progress=progress)
+    (model,) = plan.trained()
+    result = run.train(plan, model)
+    result["link"] = str(_link_checkpoint(Path(plan.checkpoint(model)), Path(out_dir)))
+    return result
 
 
-def _require_tracks(plan) -> None:
-    """Evaluation needs ground-truth tracks: say so before tracking (not NaN metrics)."""
-    from dreem.io.discover import discover_dataset
+def _link_checkpoint(ckpt: Path, out_dir: Path) -> Path:
+    """``out_dir/best.ckpt`` → the published checkpoint (relative symlink; a copy where
+    links are not possible), so ``dreem track out_dir/best.ckpt`` works as documented."""
+    import os
+    import shutil
 
-    for d in plan.cfg.evaluate.datasets:
-        if (plan.cfg.evaluate.ground_truth or {}).get(d):
-            continue
-        df = discover_dataset(d, plan.spec(d).discovery())
-        untracked = df.video_id[df.n_tracks == 0].tolist()
-        if untracked:
-            raise InputDataError(
-                f"{plan.spec(d).dir.path[0] if plan.spec(d).dir else d}: no ground-truth "
-                f"tracks in {', '.join(untracked)}; evaluation needs tracked labels (use "
-                "`dreem track` for untracked data, or --gt for separate ground truth)"
-            )
+    link = out_dir / "best.ckpt"
+    if link.resolve() == ckpt.resolve():
+        return link
+    tmp = out_dir / ".best.ckpt.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    try:
+        tmp.symlink_to(os.path.relpath(ckpt.resolve(), out_dir.resolve()))
+    except OSError:
+        shutil.copyfile(ckpt, tmp)
+    os.replace(tmp, link)
+    return link
 
 
 def validate_any_config(path: Path, overrides: Any = None) -> str:
@@ -370,3 +276,29 @@ def validate_any_config(path: Path, overrides: Any = None) -> str:
 
     load_dreem_config(path, _override_list(overrides), check_names=True)
     return "DREEM"
+
+
+# track / eval stages live in dreem.stages_track (re-exported: one import path for callers)
+from dreem.stages_track import (  # noqa: E402
+    eval_directory,
+    model_name,
+    model_specs,
+    track_data,
+    track_plan_config,
+)
+
+__all__ = [
+    "eval_directory",
+    "extract_manifest",
+    "guess_dir_spec",
+    "model_name",
+    "model_specs",
+    "parse_anchors",
+    "prepare_dataset",
+    "track_data",
+    "track_plan_config",
+    "train_dirs_plan_config",
+    "train_from_config",
+    "train_plan_config",
+    "validate_any_config",
+]

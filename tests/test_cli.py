@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "lightning", "sleap_io", "cv2", "matplotlib", "timm", "pandas", "scipy")
 N_FRAMES = 30
 
@@ -81,12 +82,14 @@ def train_cfg(animals: Path, tmp_path_factory) -> Path:
 def checkpoint(train_cfg: Path, tmp_path_factory) -> Path:
     """One epoch of training through ``dreem train`` (no validation set)."""
     out = tmp_path_factory.mktemp("model")
-    proc = _ok(run("train", train_cfg, "-o", out))
+    proc = _ok(run("train", train_cfg, "-o", out, "--no-mlflow"))
     result = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
     assert result["epochs"] == 1
     ckpt = out / "models" / "train" / "best.ckpt"  # named after the config file
     assert Path(result["checkpoint"]) == ckpt and ckpt.is_file()
-    assert f"model: {ckpt}" in proc.stdout
+    assert (out / "best.ckpt").resolve() == ckpt.resolve()  # out/best.ckpt: the model
+    assert f"model: {out / 'best.ckpt'} -> {ckpt}" in proc.stdout
+    assert not (out / "mlflow.db").exists()
     return ckpt
 
 
@@ -266,3 +269,112 @@ def test_eval_with_ground_truth_dir_is_detection_level(animals: Path, tmp_path: 
     prec = df[df.metric == "precision"].set_index("video_id")["value"]
     assert rec["clip_a"] < 1.0 and rec["clip_b"] == 1.0
     assert prec["clip_a"] == 1.0
+
+
+# --------------------------------------------------------------------------- reference shapes
+
+
+def test_reference_train_shape_flags_and_mlflow(animals: Path, train_cfg: Path, tmp_path: Path):
+    """`dreem train TRAIN_DIR --val-dir DIR --crop-size N` (the reference CLI): flags become
+    config keys, out/best.ckpt is the model, and the run is recorded in out/mlflow.db."""
+    from mlflow.tracking import MlflowClient
+
+    from dreem.models.checkpoint import read_checkpoint_config
+    from dreem.synth import generate_animals
+
+    val = tmp_path / "val"
+    generate_animals(val, "clip_v", seed=5, n_animals=2, n_frames=12, size=(128, 128))
+    out = tmp_path / "ref"
+    args = ("--val-dir", val, "--crop-size", "20", "-a", "thorax", "-e", "1", "-cl", "6")
+    proc = _ok(run("train", animals, *args, "-c", train_cfg, "--run-name", "ref", "-o", out, "-q"))
+    assert f"model: {out / 'best.ckpt'}" in proc.stdout
+    cfg = read_checkpoint_config(out / "best.ckpt")
+    assert cfg.trainer.max_epochs == 1 and cfg.dataset.train_dataset.crop_size == 20
+    assert cfg.dataset.train_dataset.clip_length == 6
+    assert cfg.dataset.val_dataset is None or cfg.dataset.val_dataset.crop_size == 20
+    client = MlflowClient(tracking_uri=f"sqlite:///{out.resolve()}/mlflow.db")
+    exp = client.get_experiment_by_name("dreem-pipeline")
+    (run_,) = client.search_runs([exp.experiment_id])
+    assert run_.info.run_name == "ref" and run_.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run_.info.run_id, "val_loss")] == [0]
+
+
+def test_reference_track_and_eval_shapes(checkpoint: Path, animals: Path, tmp_path: Path):
+    import pandas as pd
+
+    out = tmp_path / "t"
+    flags = ("--crop-size", "24", "-mx", "2", "--max-gap", "3", "--device", "cpu", "-q")
+    _ok(run("track", animals, "--checkpoint", checkpoint, "-o", out, *flags))
+    for vid in ("clip_a", "clip_b"):
+        table = pd.read_parquet(out / "tracks" / "train" / animals.name / f"{vid}.parquet")
+        assert table.track_id.nunique() <= 2  # --max-tracks
+    # explicit files instead of a directory
+    slp, mp4 = animals / "clip_a.slp", animals / "clip_a.mp4"
+    _ok(run("track", "-slp", slp, "-vid", mp4, "-ckpt", "baseline", "-o", tmp_path / "f", "-q"))
+    assert (tmp_path / "f" / "tracks" / "baseline" / animals.name / "clip_a.slp").is_file()
+    proc = _ok(run("eval", animals, "-ckpt", checkpoint, "-m", "baseline", "-o", tmp_path / "e"))
+    assert "report:" in proc.stdout
+    df = pd.read_csv(tmp_path / "e" / "summary" / "metrics.csv")
+    assert set(df.model) == {"train", "baseline"}
+
+
+def test_cli_explains_missing_data(tmp_path: Path):
+    proc = run("train", REPO / "config" / "dreem_train.yaml", "-o", tmp_path / "m")
+    assert proc.returncode == 2 and "dreem train TRAIN_DIR --val-dir VAL_DIR" in proc.stderr
+    assert "dataset.train_dataset.dir.path" in proc.stderr
+    proc = run("track", tmp_path, "-o", tmp_path / "o")
+    assert proc.returncode == 2 and "no model" in proc.stderr
+
+
+# The README's "Every stage without Snakemake" commands, in order (its --gt line is
+# test_eval_with_ground_truth_dir_is_detection_level, on placeholder paths there).
+README_CLI = [
+    "synth demo_data",
+    "train demo_data/animals/train --val-dir demo_data/animals/val -c config/dreem_train.yaml"
+    " -e 2 -o models/run1",
+    "track models/run1/best.ckpt demo_data/animals/test -o out/",
+    "track demo_data/animals/test --checkpoint models/run1/best.ckpt -o out/ --max-tracks 4"
+    " --device cpu",
+    "eval demo_data/animals/test -m run1=models/run1/best.ckpt -m baseline -o out/",
+    "render out/tracks/run1/test/test_00.parquet demo_data/animals/test/test_00.mp4"
+    " -o clip.tracked.mp4",
+    "config validate config/config.yaml",
+    "config show",
+]
+SHORT = ["--set", "trainer.limit_train_batches=2", "--set", "trainer.limit_val_batches=1"]
+
+
+@pytest.mark.slow
+def test_readme_cli_commands(tmp_path: Path):
+    """Each README `dreem` command as written, in a fresh folder with the repo's config/
+    (training gets batch limits appended to keep the test short)."""
+    import shutil
+
+    import pandas as pd
+
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    for line in README_CLI:
+        extra = SHORT if line.startswith("train ") else []
+        proc = subprocess.run(
+            [*_dreem_cmd(), *line.split(), *extra],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            cwd=tmp_path,
+            env={**os.environ, "OMP_NUM_THREADS": "2"},
+        )
+        assert proc.returncode == 0, f"dreem {line}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert (tmp_path / "models" / "run1" / "best.ckpt").is_file()
+    summary = pd.read_csv(tmp_path / "out" / "summary" / "metrics.csv")
+    assert set(summary.model) == {"run1", "baseline"}
+    assert (tmp_path / "clip.tracked.mp4").stat().st_size > 0
+
+
+def test_eval_refuses_untracked_predictions(tmp_path: Path):
+    """Evaluation needs ground-truth tracks: a clear error, not NaN metrics."""
+    from test_track_only import make_predictions
+
+    make_predictions(tmp_path / "new", 1)
+    proc = run("eval", tmp_path / "new", "-m", "baseline", "-o", tmp_path / "o")
+    assert proc.returncode == 2 and "no ground-truth tracks in clip0" in proc.stderr
+    assert not (tmp_path / "o" / "summary").exists()

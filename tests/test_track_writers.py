@@ -72,6 +72,45 @@ def test_slp_roundtrip_every_instance_once(tmp_path):
     assert len(out.suggestions) > 0
 
 
+def test_slp_names_video_relative_to_itself_and_keeps_fps(tmp_path):
+    """Results and data can move together: the output .slp names its video by a path
+    relative to itself, keeps the video's metadata and records the container's fps."""
+    import os
+
+    import sleap_io as sio
+
+    from dreem.synth.animals import generate_animals
+
+    data = tmp_path / "data"
+    slp, mp4 = generate_animals(data, "clip", seed=0, n_animals=2, n_frames=6, size=(32, 32))
+    shard = write_synthetic_shard(
+        tmp_path / "s.parquet",
+        n_frames=6,
+        n_animals=2,
+        source_format="slp",
+        labels_path=str(slp),
+        video_path=str(mp4),
+    )
+    track_shard("baseline", shard, None, tmp_path / "res" / "m" / "clip", progress=False)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    os.rename(data, moved / "data")
+    os.rename(tmp_path / "res", moved / "res")
+    out = moved / "res" / "m" / "clip.slp"
+    labels = sio.load_slp(str(out), open_videos=False)
+    video = labels.videos[0]
+    assert video.filename == "../../data/clip.mp4"
+    assert video.backend_metadata["fps"] == 25.0
+    assert video.backend_metadata["shape"][1:3] == [32, 32]
+    old = Path.cwd()
+    os.chdir(out.parent)  # how sleap-io resolves a relative path: from the working dir
+    try:
+        opened = sio.load_slp(out.name).videos[0]
+        assert opened.exists() and opened.shape[1:3] == (32, 32)
+    finally:
+        os.chdir(old)
+
+
 def _make_ctc(root: Path, n_frames: int, present) -> tuple[Path, Path]:
     import tifffile
 

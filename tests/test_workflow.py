@@ -241,18 +241,18 @@ def test_conda_env_parses() -> None:
 def test_profiles() -> None:
     local = yaml.safe_load((REPO / "profiles/default/profile.yaml").read_text())
     assert local["rerun-incomplete"] is True
-    slurm_keys = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
-    # the default profile is auto-loaded beside `--profile profiles/slurm` and wins on
-    # conflicts, so it must not set anything the SLURM profile sets (except shared flags)
-    shared = {"rerun-incomplete", "printshellcmds"}
-    assert not (set(local) & set(slurm_keys)) - shared
     slurm = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
+    # the default profile is auto-loaded beside `--profile profiles/slurm` and wins on
+    # conflicts, so it sets nothing the SLURM profile sets except shared flags and the
+    # threads cap (documented: use --workflow-profile for SLURM)
+    shared = {"rerun-incomplete", "printshellcmds", "cores"}
+    assert not (set(local) & set(slurm)) - shared
     assert slurm["executor"] == "slurm" and slurm["retries"] >= 1
-    assert slurm["set-resources"]["train"]["gpu"] == 1
+    # per-rule resources live in the rules: a command-line --set-resources (which replaces
+    # a profile's block) must not drop them (test_readme_slurm_dry_run)
+    assert "set-resources" not in slurm
     text = (REPO / "profiles/slurm/profile.yaml").read_text()
     assert "slurm_partition" not in text.split("executor:")[1]  # left to the user
-    for res in slurm["set-resources"].values():
-        assert not re.search(r"--(gres|gpus)", str(res.get("slurm_extra", "")))
     test = yaml.safe_load((REPO / "profiles/slurm-test/profile.yaml").read_text())
     assert test["slurm-status-command"] == "squeue"
     # memory grows with the attempt number on retries
@@ -274,6 +274,70 @@ def test_fresh_default_config_dry_runs(tmp_path: Path) -> None:
     # the cluster profile parses too (plugin options, per-rule resources, job arrays)
     slurm = REPO / "profiles" / "slurm"
     assert planned(work, None, "--workflow-profile", str(slurm)) == jobs
+
+
+# The README's SLURM command, as written there (profile path made absolute).
+README_SLURM = [
+    "--workflow-profile",
+    str(REPO / "profiles" / "slurm"),
+    "--default-resources",
+    "slurm_partition=cpu",
+    "slurm_account=mylab",
+    "--set-resources",
+    "train:slurm_partition=gpu",
+]
+
+
+def job_resources(workdir: Path, *args: str) -> dict[str, list[dict[str, str]]]:
+    """``{rule: [resources of each planned job]}`` from a dry run (no --cores: as typed)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
+    cmd += ["--directory", str(workdir), "-n", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=smk_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    jobs: dict[str, list[dict[str, str]]] = {}
+    rule = None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if m := re.match(r"(?:local)?rule (\w+):$", line.strip()):
+            rule = m.group(1)
+        elif rule and (m := re.match(r"\s+resources: (.*)$", line)):
+            pairs = (kv.split("=", 1) for kv in m.group(1).split(", "))
+            jobs.setdefault(rule, []).append(dict(pairs))
+            rule = None
+    return jobs
+
+
+def test_readme_slurm_dry_run(tmp_path: Path) -> None:
+    """The README's SLURM command plans a train job with one GPU on the partition the user
+    named, and every job with its cpus_per_task, partition and account (a command-line
+    --set-resources replaces a profile's set-resources block, so none may live there)."""
+    work = tmp_path / "fresh clone"
+    (work / "config").mkdir(parents=True)
+    for f in (REPO / "config").glob("*.yaml"):
+        (work / "config" / f.name).write_text(f.read_text())
+    jobs = job_resources(work, *README_SLURM)
+    assert {"train", "extract", "track", "evaluate", "aggregate", "render"} <= set(jobs)
+    (train,) = jobs["train"]
+    assert train["gpu"] == "1" and train["slurm_partition"] == "gpu"
+    assert train["cpus_per_task"] == "8"  # the profile's set-threads
+    for rule, planned_jobs in jobs.items():
+        if rule == "all":
+            continue
+        for res in planned_jobs:
+            assert int(res["cpus_per_task"]) >= 1, rule
+            assert res["slurm_account"] == "mylab", rule
+            if rule != "train":
+                assert res["slurm_partition"] == "cpu", rule
+                assert "gpu" not in res, rule  # device: auto asks the cluster for none
+    assert {r["cpus_per_task"] for r in jobs["track"]} == {"2"}
+    # a CPU-only model asks for no GPU; `device: gpu` gives each track job one
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    cfg["models"]["gtr"]["overrides"] = ["trainer.accelerator=cpu"]
+    cfg["device"] = "gpu"
+    (work / "cpu.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = job_resources(work, *README_SLURM, "--configfile", str(work / "cpu.yaml"))
+    assert "gpu" not in jobs["train"][0]
+    model_track = [r for r in jobs["track"] if r.get("gpu") == "1"]
+    assert len(model_track) == len(jobs["track"]) // 2  # gtr's jobs, not the baseline's
 
 
 def test_invalid_config_names_key(tmp_path: Path) -> None:
@@ -333,6 +397,11 @@ def test_tiny_run_outputs(tiny: Path) -> None:
         assert len(instances) == len(tracks)
         assert all(inst.track is not None for inst in instances)
     assert (out(tiny, "tracks", "gtr", "c_test", "01_RES") / "res_track.txt").is_file()
+    import cv2
+
+    cap = cv2.VideoCapture(str(out(tiny, "videos", "gtr", "a_test", "test_00.mp4")))
+    assert cap.get(cv2.CAP_PROP_FPS) == 25, "rendered at the source frame rate"
+    assert cap.get(cv2.CAP_PROP_FRAME_HEIGHT) >= 480, "scaled up to a watchable size"
 
     summary = pd.read_csv(out(tiny, "summary", "metrics.csv"))
     assert set(summary.model) >= {"gtr", "baseline"}
@@ -442,13 +511,47 @@ def test_snakemake_report(tiny: Path) -> None:
     run_smk(tiny, tiny / "config.yaml", "--report", str(target))
     import zipfile
 
-    names = zipfile.ZipFile(target).namelist()
+    archive = zipfile.ZipFile(target)
+    names = archive.namelist()
     assert any(n.endswith("metrics.png") for n in names)
     assert any(n.endswith(".mp4") for n in names)
     assert any(n.endswith("metrics.csv") for n in names)
+    assert any("/data/raw/" in n and n.endswith("report.html") for n in names), "our summary"
     assert any(n.endswith("curves.png") for n in names), "training curves in the report"
+    # captions (workflow/report/*.rst) and the workflow description are in its main page
+    main = archive.read("snakemake report/report.html").decode()
+    for caption in (
+        "ID switches (lower is better)",  # workflow.rst
+        "tracked by model",  # video.rst
+        "Training curves of",  # curves.rst
+        "Headline metrics per dataset",  # metrics_png.rst
+    ):
+        assert caption in main, caption
     html = out(tiny, "summary", "report.html").read_text()
     assert "curves" in html, "training curves embedded in the HTML summary"
+    assert html.index("id='headline'") < html.index("Summary figure") < html.index("Per video")
+
+
+@pytest.mark.slow
+def test_mlflow_records_training_and_evaluation(tiny: Path) -> None:
+    """MLflow on by default: one store in output_dir, the trained model's run (named after
+    it, with per-epoch metrics and artifacts) carries the evaluation means."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{out(tiny, 'mlflow.db').resolve()}")
+    exp = client.get_experiment_by_name("dreem-pipeline")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert {"gtr", "baseline"} <= set(runs)
+    gtr = runs["gtr"]
+    assert gtr.data.tags["dreem.kind"] == "trained" and gtr.info.status == "FINISHED"
+    assert gtr.data.params["model.d_model"] == "32"
+    summary = pd.read_csv(out(tiny, "summary", "metrics.csv"), dtype={"video_id": str})
+    mean = summary[(summary.video_id == "__mean__") & (summary.model == "gtr")]
+    want = mean[(mean.dataset == "a_test") & (mean.metric == "idf1")].value.item()
+    assert gtr.data.metrics["eval/a_test/idf1"] == pytest.approx(want)
+    assert client.get_metric_history(gtr.info.run_id, "train_loss")
+    names = {a.path for a in client.list_artifacts(gtr.info.run_id)}
+    assert {"config.yaml", "curves.png", "metrics.csv", "record.json"} <= names
 
 
 @pytest.mark.slow

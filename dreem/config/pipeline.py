@@ -4,12 +4,15 @@ Shape (docs/architecture.md, "Configs")::
 
     seed: 42
     output_dir: results
+    device: auto                              # track jobs: auto | cpu | gpu | cuda:N
     demo: {enabled: true, out_dir: demo_data, animals: {...}, cells: {...}}
     datasets: {name: <DREEM dataset section>}
     models:
       gtr: {config: config/dreem_train.yaml, train: [a], val: [b], overrides: {...}}
       baseline: {baseline: centroid}          # or motion; other keys: tracker settings
     evaluate: {datasets: [...], models: [...], metrics: [...], ground_truth: {...}}
+    track: {datasets: [...], models: [...], render: false}   # track only (no ground truth)
+    mlflow: {enabled: true, tracking_uri: null, experiment: dreem-pipeline}
 
 Dataset specs keep track of the keys actually given (``DatasetSection.given()``): crop
 settings a spec leaves out come from the model config (``dreem.pipeline``).
@@ -32,7 +35,18 @@ from dreem.config.dreem import DreemConfig
 from dreem.config.errors import messages, raise_errors, suggest
 from dreem.config.metrics import MetricList
 from dreem.config.tracker import TrackerConfig
-from dreem.config.types import Bool, Int, OptMapping, OptNumber, Str, StrList, doc, fail, one_of
+from dreem.config.types import (
+    Bool,
+    Int,
+    OptMapping,
+    OptNumber,
+    OptStr,
+    Str,
+    StrList,
+    doc,
+    fail,
+    one_of,
+)
 from dreem.utils.errors import ConfigError
 
 NAME_PATTERN = r"[A-Za-z0-9_.-]+"
@@ -55,7 +69,19 @@ def _name_map(value: Any) -> Any:
     raise fail(f"expected a mapping of dataset name to dataset name, got {value!r}")
 
 
+def _device(value: Any) -> Any:
+    from dreem.utils.device import DEVICES, check_device
+
+    if isinstance(value, str):
+        try:
+            return check_device(value)
+        except ConfigError:
+            pass
+    raise fail(f"expected one of {', '.join(DEVICES)} or cuda:N, got {value!r}")
+
+
 Overrides = Annotated[dict | list, BeforeValidator(_overrides)]
+Device = Annotated[str, BeforeValidator(_device)]
 NameMap = Annotated[dict[str, str] | None, BeforeValidator(_name_map)]
 
 
@@ -136,16 +162,33 @@ class TrackOnlyConfig(Section):
     render: Bool = doc(False, "render the tracked videos (mp4 next to the tracks)")
 
 
+class MlflowConfig(Section):
+    """MLflow record of a pipeline run (the files stay the truth; MLflow is a side record)."""
+
+    enabled: Bool = doc(True, "log training runs and evaluation metrics to MLflow")
+    tracking_uri: OptStr = doc(
+        None, "MLflow tracking URI; null = sqlite:///<output_dir>/mlflow.db (one per output)"
+    )
+    experiment: Str = doc("dreem-pipeline", "experiment name (one per pipeline)")
+
+
 class PipelineConfig(Section):
     """The dreem-pipeline config."""
 
     seed: Int = doc(42, "seed of every stage")
     output_dir: Str = doc("results", "root of all pipeline outputs")
+    device: Device = doc(
+        "auto",
+        "where track jobs run a model: auto (a CUDA GPU when one is visible, else the CPU), "
+        "cpu, gpu or cuda:N (gpu also requests one GPU per track job on SLURM); training "
+        "uses each model's trainer.accelerator",
+    )
     demo: DemoConfig = doc(DemoConfig(), "synthetic demo data")
     datasets: dict[str, DatasetSection] = doc({}, "name → dataset (a DREEM dataset section)")
     models: dict[str, ModelSpec] = doc({}, "name → trained model or baseline")
     evaluate: EvaluateConfig = doc(EvaluateConfig(), "what to evaluate")
     track: TrackOnlyConfig = doc(TrackOnlyConfig(), "what to track without evaluating")
+    mlflow: MlflowConfig = doc(MlflowConfig(), "MLflow tracking store")
 
 
 # ----------------------------------------------------------------------------- loading

@@ -1,19 +1,25 @@
-"""Aggregate per-video metric CSVs into summary metrics.csv, metrics.png and report.html."""
+"""Aggregate per-video metric CSVs into the summary: ``metrics.csv``, ``metrics.png`` and
+``report.html`` (:mod:`dreem.evaluation.report_html`).
+
+``metrics.csv`` keeps every tidy row plus one ``video_id == "__mean__"`` row per (model,
+dataset, metric). The report's headline table combines a dataset's videos the way each
+metric reads (:mod:`dreem.evaluation.metric_info`: scores averaged, counts summed) and the
+hard cases compare every trained model with every baseline video by video.
+"""
 
 from __future__ import annotations
 
-import base64
-import html
-import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from dreem.evaluation.metric_info import HEADLINE, HEADLINE_CTC, header, info
 from dreem.utils.atomic import atomic_path, write_text_atomic
 from dreem.utils.errors import InputDataError
 
 COLUMNS = ["model", "dataset", "video_id", "metric", "value"]
-PLOT_METRICS = ["idf1", "mota", "num_switches"]
+PLOT_METRICS = list(HEADLINE)
 MEAN_ID = "__mean__"
 
 
@@ -44,104 +50,146 @@ def with_means(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([rows, means[COLUMNS]], ignore_index=True)
 
 
+def model_kinds(models: Sequence[str], provenance: Mapping | None) -> dict[str, str]:
+    """``trained``/``checkpoint``/``baseline`` per model (from the provenance; without it, a
+    name starting with ``baseline`` is a baseline)."""
+    known = (provenance or {}).get("models", {})
+    return {
+        m: known.get(m, {}).get("kind") or ("baseline" if m.startswith("baseline") else "trained")
+        for m in models
+    }
+
+
+def dataset_values(rows: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (dataset, model): ``videos`` plus each metric combined over the
+    dataset's videos as it reads (:mod:`dreem.evaluation.metric_info`: scores averaged,
+    counts summed); ``metrics`` None = every metric present."""
+    rows = rows[rows.video_id != MEAN_ID]
+    if not len(rows):
+        return pd.DataFrame()
+    if metrics is None:
+        metrics = list(dict.fromkeys(rows.metric))
+    out = rows.groupby(["dataset", "model"]).video_id.nunique().rename("videos").to_frame()
+    for m in metrics:
+        sel = rows[rows.metric == m].groupby(["dataset", "model"]).value
+        out[m] = sel.sum(min_count=1) if info(m).total else sel.mean()
+    return out
+
+
+def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dataset_values` of IDF1, MOTA, ID switches and, where any video has them,
+    CTC TRA/DET/LNK."""
+    rows = rows[rows.video_id != MEAN_ID]
+    if not len(rows):
+        return pd.DataFrame()
+    present = set(rows.metric)
+    metrics = [m for m in HEADLINE if m in present] + [m for m in HEADLINE_CTC if m in present]
+    return dataset_values(rows, metrics)
+
+
+def per_video_table(rows: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """Wide per-video table indexed by (dataset, video, model), headline metrics first."""
+    rows = rows[rows.video_id != MEAN_ID]
+    if not len(rows):
+        return pd.DataFrame()
+    wide = rows.pivot_table(
+        index=["dataset", "video_id", "model"], columns="metric", values="value"
+    )
+    first = [m for m in (*HEADLINE, *HEADLINE_CTC) if m in wide.columns]
+    rest = sorted(c for c in wide.columns if c not in first)
+    cols = [c for c in (metrics or first + rest) if c in wide.columns]
+    return wide[cols]
+
+
+def hard_cases(rows: pd.DataFrame, kinds: Mapping[str, str]) -> list[dict]:
+    """Videos where a trained model does worse than a baseline: more ID switches, or an
+    IDF1 lower by more than 0.01. Each case: dataset, video, model, baseline, metric,
+    model value, baseline value (worst first)."""
+    wide = per_video_table(rows)
+    if not len(wide):
+        return []
+    trained = [m for m, k in kinds.items() if k != "baseline"]
+    baselines = [m for m, k in kinds.items() if k == "baseline"]
+    cases = []
+    for (ds, vid), g in wide.groupby(level=[0, 1]):
+        g = g.droplevel([0, 1])
+        for m in trained:
+            for b in baselines:
+                if m not in g.index or b not in g.index:
+                    continue
+                for metric, worse in (
+                    ("num_switches", lambda x, y: x > y),
+                    ("idf1", lambda x, y: x < y - 0.01),
+                ):
+                    if metric not in g.columns:
+                        continue
+                    x, y = float(g.at[m, metric]), float(g.at[b, metric])
+                    if pd.notna(x) and pd.notna(y) and worse(x, y):
+                        gap = (x - y) if metric == "num_switches" else (y - x) * 100
+                        cases.append(
+                            {
+                                "dataset": ds,
+                                "video_id": vid,
+                                "model": m,
+                                "baseline": b,
+                                "metric": metric,
+                                "value": x,
+                                "baseline_value": y,
+                                "_gap": gap,
+                            }
+                        )
+    cases.sort(key=lambda c: -c["_gap"])
+    return [{k: v for k, v in c.items() if k != "_gap"} for c in cases]
+
+
 def plot_metrics(table: pd.DataFrame, out_png: Path) -> Path:
-    """Grouped bars of the per-(model, dataset) means of idf1 / mota / num_switches."""
+    """One panel per headline metric: a bar per (dataset, model) at its dataset value
+    (mean, or total for counts) with every video's value as a dot; labelled axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    means = table[table.video_id == MEAN_ID]
-    metrics = [m for m in PLOT_METRICS if m in set(means.metric)] or PLOT_METRICS
-    models = sorted(means.model.unique())
-    datasets = sorted(means.dataset.unique())
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.6), squeeze=False)
+    rows = table[table.video_id != MEAN_ID]
+    head = headline_table(rows)
+    metrics = [m for m in PLOT_METRICS if m in set(rows.metric)] or PLOT_METRICS
+    models = sorted(rows.model.unique())
+    datasets = sorted(rows.dataset.unique())
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False)
     cmap = plt.get_cmap("tab10")
     width = 0.8 / max(len(models), 1)
     x = np.arange(len(datasets))
     for ax, metric in zip(axes[0], metrics, strict=False):
+        mi = info(metric)
         for k, model in enumerate(models):
-            sel = means[(means.metric == metric) & (means.model == model)].set_index("dataset")
-            vals = [float(sel.value.get(d, np.nan)) for d in datasets]
-            ax.bar(
-                x + (k - (len(models) - 1) / 2) * width,
-                vals,
-                width,
-                label=model,
-                color=cmap(k % 10),
-            )
-        ax.set_title(metric)
+            pos = x + (k - (len(models) - 1) / 2) * width
+            vals = [
+                float(head[metric].get((d, model), np.nan)) if metric in head else np.nan
+                for d in datasets
+            ]
+            ax.bar(pos, vals, width * 0.9, label=model, color=cmap(k % 10), alpha=0.85)
+            for p, d in zip(pos, datasets, strict=True):
+                v = rows[(rows.metric == metric) & (rows.model == model) & (rows.dataset == d)]
+                if len(v) > 1:
+                    jitter = np.linspace(-width * 0.25, width * 0.25, len(v))
+                    ax.plot(p + jitter, v.value, "o", ms=3.5, color="black", alpha=0.7)
+        agg = "total over videos" if mi.total else "mean over videos; dots: videos"
+        ax.set_ylabel(f"{mi.label} ({mi.better} is better)" if mi.better else mi.label)
+        ax.set_title(f"{header(metric)} ({agg})", fontsize=10)
         ax.set_xticks(x, datasets, rotation=20, ha="right")
+        ax.set_xlabel("dataset")
         if metric in ("idf1", "mota"):
-            ax.set_ylim(
-                min(
-                    0.0,
-                    float(np.nanmin(means.value[means.metric == metric]))
-                    if (means.metric == metric).any()
-                    else 0.0,
-                ),
-                1.0,
-            )
+            lo = float(np.nanmin(rows.value[rows.metric == metric])) if len(rows) else 0.0
+            ax.set_ylim(min(0.0, lo - 0.05), 1.02)
+        ax.grid(axis="y", alpha=0.3)
     if models:
-        axes[0][-1].legend(fontsize="small", loc="best")
+        axes[0][-1].legend(title="model", fontsize="small", loc="best")
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return Path(out_png)
-
-
-def _img_tag(png: Path, alt: str) -> str:
-    data = base64.b64encode(Path(png).read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def render_html(
-    table: pd.DataFrame, png: Path, title: str, out_dir: Path, extra_figures=(), videos=()
-) -> str:
-    """A self-contained HTML report (PNG figures embedded as base64; videos linked)."""
-    means = table[table.video_id == MEAN_ID]
-    wide = means.pivot_table(index=["dataset", "model"], columns="metric", values="value")
-    per_video = table[table.video_id != MEAN_ID].pivot_table(
-        index=["dataset", "model", "video_id"], columns="metric", values="value"
-    )
-    fmt = lambda v: f"{v:.4g}"  # noqa: E731
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        "<h2>Mean per model and dataset</h2>",
-        wide.to_html(float_format=fmt, na_rep="–"),
-        "<h2>Summary figure</h2>",
-        _img_tag(png, "metrics"),
-    ]
-    for fig in extra_figures:
-        fig = Path(fig)
-        if fig.suffix.lower() == ".png" and fig.is_file():
-            parts += [f"<h3>{html.escape(fig.stem)}</h3>", _img_tag(fig, fig.stem)]
-        else:
-            rel = os.path.relpath(fig, out_dir)
-            parts.append(f"<p><a href='{html.escape(rel)}'>{html.escape(fig.name)}</a></p>")
-    if videos:
-        parts.append("<h2>Videos</h2><ul>")
-        for v in videos:
-            v = Path(v)
-            rel = os.path.relpath(v, out_dir)
-            thumb = v.with_suffix(".png")
-            img = _img_tag(thumb, v.stem) if thumb.is_file() else ""
-            parts.append(
-                f"<li><a href='{html.escape(rel)}'>{html.escape(v.name)}</a><br>{img}</li>"
-            )
-        parts.append("</ul>")
-    parts += [
-        "<h2>Per video</h2>",
-        per_video.to_html(float_format=fmt, na_rep="–"),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
 
 
 def aggregate(
@@ -150,21 +198,40 @@ def aggregate(
     title: str = "dreem-pipeline report",
     extra_figures: list[Path] = (),
     videos: list[Path] = (),
+    provenance: Mapping | None = None,
 ) -> dict:
-    """Write ``metrics.csv`` (all rows + means), ``metrics.png`` and ``report.html`` to ``out_dir``.
+    """Write ``metrics.csv`` (all rows + means), ``metrics.png`` and ``report.html`` to
+    ``out_dir``. ``provenance`` (:func:`dreem.evaluation.provenance.collect`) describes the
+    models and datasets for the report.
 
-    Returns the paths written (keys ``csv``, ``png``, ``html``) and the means table
-    (``means``: a wide DataFrame indexed by dataset and model).
+    Returns the paths written (keys ``csv``, ``png``, ``html``), the means table
+    (``means``: a wide DataFrame indexed by dataset and model), the dataset ``values`` (as
+    ``means``, but counts summed), the ``headline`` table and the ``hard_cases``.
     """
+    from dreem.evaluation.report_html import render_html
+
     out_dir = Path(out_dir)
     table = with_means(load_metric_csvs(metric_csvs))
     csv_path = out_dir / "metrics.csv"
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     png = plot_metrics(table, out_dir / "metrics.png")
-    html_path = write_text_atomic(
-        out_dir / "report.html", render_html(table, png, title, out_dir, extra_figures, videos)
+    kinds = model_kinds(sorted(table.model.unique()) if len(table) else [], provenance)
+    head = headline_table(table)
+    cases = hard_cases(table, kinds)
+    page = render_html(
+        table,
+        head,
+        cases,
+        png,
+        title,
+        out_dir,
+        extra_figures=extra_figures,
+        videos=videos,
+        provenance=provenance or {},
+        kinds=kinds,
     )
+    html_path = write_text_atomic(out_dir / "report.html", page)
     means = (
         table[table.video_id == MEAN_ID].pivot_table(
             index=["dataset", "model"], columns="metric", values="value"
@@ -172,4 +239,12 @@ def aggregate(
         if len(table)
         else pd.DataFrame()
     )
-    return {"csv": csv_path, "png": png, "html": html_path, "means": means}
+    return {
+        "csv": csv_path,
+        "png": png,
+        "html": html_path,
+        "means": means,
+        "values": dataset_values(table),
+        "headline": head,
+        "hard_cases": cases,
+    }

@@ -6,6 +6,10 @@ to 3 channels per anchor when grey, and encoded exactly once in batches of
 the ``(N, d_model)`` features and the small per-instance arrays). The tracker then reuses
 the cached features for every window. With ``tracker.use_vis_feats: false`` the encoder is
 never run and all features are zero (association from position and time alone).
+
+Device: the checkpoint is loaded onto ``device`` (:func:`dreem.utils.device.resolve_device`:
+``auto`` = a CUDA GPU when visible), and both the encoding and every association run there;
+only the small logit matrices come back to the CPU for the assignment.
 """
 
 from __future__ import annotations
@@ -203,10 +207,12 @@ def run_tracking(
     shard_path: Path,
     tracker_cfg: TrackerConfig | None,
     progress: bool = False,
+    device: str | None = "auto",
 ) -> TrackResult:
     """Track the instances of ``data`` (read without crops) with a model or a baseline.
 
     ``tracker_cfg`` None: the checkpoint's own tracker section (defaults for a baseline).
+    ``device``: where a checkpoint is loaded and run (an already loaded model stays put).
     """
     bar = None
     if progress:
@@ -224,8 +230,11 @@ def run_tracking(
 
     if isinstance(model_spec, (str, Path)):
         from dreem.models.checkpoint import load_model_from_checkpoint
+        from dreem.utils.device import resolve_device
 
-        model, model_cfg = load_model_from_checkpoint(model_spec)
+        target = resolve_device(device)
+        model, model_cfg = load_model_from_checkpoint(model_spec, map_location=target)
+        log.info("tracking on %s", target)
     else:  # an already loaded (model, cfg) pair
         model, model_cfg = model_spec
     tracker = Tracker(resolve_tracker(tracker_cfg, model_cfg))
@@ -264,7 +273,7 @@ def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feat
 
     from dreem.inference.smoothing import repair_swaps
 
-    normed = torch.nn.functional.normalize(feats.float(), dim=1).numpy() if len(feats) else None
+    normed = torch.nn.functional.normalize(feats.float().cpu(), dim=1).numpy() if len(feats) else None
     ids, n = repair_swaps(
         frame_idx,
         centroids,
@@ -321,11 +330,13 @@ def track_shard(
     tracker_cfg: TrackerConfig | None,
     out_prefix: Path,
     progress: bool = True,
+    device: str | None = "auto",
 ) -> pd.DataFrame:
     """Track one shard and write ``{out_prefix}.parquet/.csv`` plus the native output.
 
     ``model_spec``: a checkpoint path, ``"baseline"`` / ``"baseline:centroid"``, or a loaded
     ``(model, cfg)`` pair. ``tracker_cfg`` None → the checkpoint's own tracker section.
+    ``device``: ``auto``/``cpu``/``gpu``/``cuda:N`` for a checkpoint (see module docstring).
     Native output: ``{out_prefix}.slp`` for SLEAP shards, ``{out_prefix}_RES/`` for CTC.
 
     The result passes :func:`dreem.inference.checks.check_tracks` before anything is
@@ -346,14 +357,17 @@ def track_shard(
         if not Path(model_spec).is_file():
             raise InputDataError(f"checkpoint not found: {model_spec}")
         from dreem.models.checkpoint import load_model_from_checkpoint
+        from dreem.utils.device import resolve_device
 
-        model_spec = load_model_from_checkpoint(model_spec)
+        target = resolve_device(device)  # a GPU asked for but absent fails before reading
+        model_spec = load_model_from_checkpoint(model_spec, map_location=target)
+        log.info("tracking on %s", target)
     else:
         model_name = "(given)"
     data = read_shard_checked(shard_path)
     if not is_baseline(model_spec):
         warn_crop_mismatch(model_spec[1], data.meta, shard_path, model_name)
-    result = run_tracking(model_spec, data, shard_path, tracker_cfg, progress=progress)
+    result = run_tracking(model_spec, data, shard_path, tracker_cfg, progress, device)
     table = tracks_table(data, result)
     check_tracks(data, table, _tracker_used(model_spec, tracker_cfg).max_tracks, shard_path)
     out_prefix = Path(out_prefix)

@@ -10,8 +10,12 @@ with every labelled frame and every instance of the input exactly once (user ins
 come only from the predictions (``track_0``, ``track_1``, … named by predicted id; the input
 file's tracks are discarded) and ``tracking_score`` is the assignment confidence. Instances
 that are not in the shard (all-NaN poses, or predicted duplicates dropped at extraction) are
-kept untracked. Frames flagged uncertain become SLEAP suggestions. The video path is stored
-as the absolute path of the shard's video.
+kept untracked. Frames flagged uncertain become SLEAP suggestions. The video is stored by its
+path relative to the output ``.slp`` (absolute only where no relative path exists, e.g.
+another drive), so results and data can move together; the input's video metadata (shape,
+grayscale) is kept and the frame rate recorded (``fps``, from the video container or the
+input). Readers resolve such paths relative to the ``.slp`` (sleap-io itself resolves only
+a bare file name next to it; :func:`dreem.io.slp.resolve_slp_video` handles both).
 
 CTC (:func:`write_ctc_res`): ``maskTTT.tif`` for every frame (uint16; each input GT label is
 relabelled to its predicted track; unassigned instances are erased) and ``res_track.txt``
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -103,21 +108,51 @@ def write_slp(
                 inst.track = None
                 inst.tracking_score = 0.0 if isinstance(inst, sio.PredictedInstance) else None
         frames.append(lf)
-    try:
-        video.replace_filename(str(Path(meta.video_path).resolve()), open=False)
-    except Exception:  # older sleap-io: plain attribute
-        video.filename = str(Path(meta.video_path).resolve())
+    _point_video_at(video, Path(meta.video_path), Path(out_path))
     out = sio.Labels(
         labeled_frames=frames,
         videos=[video],
         skeletons=list(labels.skeletons),
         tracks=[tracks[t] for t in sorted(tracks)],
         suggestions=[sio.SuggestionFrame(video=video, frame_idx=int(f)) for f in uncertain_frames],
-        provenance={"dreem_pipeline": "track", "source": str(meta.labels_path)},
+        provenance={
+            "dreem_pipeline": "track",
+            "source": str(meta.labels_path),
+            "video_path": str(Path(meta.video_path).resolve()),
+        },
     )
     with _output(Path(out_path), stage) as tmp:
         sio.save_slp(out, str(tmp), verbose=False)
     return Path(out_path)
+
+
+def video_reference(video_path: Path, slp_path: Path) -> str:
+    """How an output ``.slp`` names its video: relative to the ``.slp``'s folder where a
+    relative path exists, else absolute (POSIX separators either way)."""
+    video = Path(video_path).resolve()
+    try:
+        rel = os.path.relpath(video, Path(slp_path).resolve().parent)
+    except ValueError:  # another drive (Windows)
+        return video.as_posix()
+    return Path(rel).as_posix()
+
+
+def _point_video_at(video, video_path: Path, slp_path: Path) -> None:
+    """Store ``video_path`` relative to ``slp_path`` in ``video``, keeping its metadata
+    (shape, grayscale) and recording the frame rate."""
+    from dreem.io.video import video_fps
+
+    meta = dict(getattr(video, "backend_metadata", None) or {})
+    fps = video_fps(video_path) or meta.get("fps")
+    name = video_reference(video_path, slp_path)
+    try:
+        video.replace_filename(name, open=False)
+    except Exception:  # older sleap-io: plain attribute
+        video.filename = name
+    meta.update(filename=name)
+    if fps:
+        meta["fps"] = float(fps)
+    video.backend_metadata = meta
 
 
 def _open_masks(meta: ShardMeta):

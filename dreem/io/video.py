@@ -78,6 +78,22 @@ def probe_video(path: Path) -> dict:
         cap.release()
 
 
+def video_fps(path: str | Path) -> float | None:
+    """The frame rate a video file's container states (None for image folders/stacks, an
+    unreadable file or a container that gives none)."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() in (".tif", ".tiff"):
+        return None
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) if cap.isOpened() else 0.0
+    finally:
+        cap.release()
+    return fps if 0.0 < fps < 1e4 else None
+
+
 def read_frames_sequential(
     path: Path, frame_indices: Iterable[int], grayscale: bool, luma: bool = False
 ) -> Iterator[tuple[int, np.ndarray]]:

@@ -23,11 +23,29 @@ def demo_job(out_dir: Path, seed: int, animals: dict | None, cells: dict | None)
     return generate_demo(Path(out_dir), seed=seed, animals=animals, cells=cells)
 
 
-def discover_job(name: str, spec: dict, expected: Sequence[str] | None, out: Path):
-    """Pair and open every file of a dataset; write its manifest (Parquet)."""
+def discover_job(
+    name: str,
+    spec: dict,
+    expected: Sequence[str] | None,
+    out: Path,
+    require_tracks: bool = False,
+):
+    """Pair and open every file of a dataset; write its manifest (Parquet). With
+    ``require_tracks`` (an evaluated dataset) labels without tracks are an error naming the
+    videos, before anything is tracked (not NaN metrics later)."""
     from dreem.io.discover import discover_dataset, write_manifest
+    from dreem.utils.errors import InputDataError
 
     df = discover_dataset(name, spec)
+    untracked = sorted(df.video_id[df.n_tracks == 0]) if require_tracks else []
+    if untracked:
+        where = ", ".join(sorted({str(Path(p).parent) for p in df.labels_path}))
+        raise InputDataError(
+            f"datasets.{name} ({where}): no ground-truth tracks in {', '.join(untracked)}; "
+            "evaluation needs tracked labels. Track it without evaluating (pipeline: "
+            "track.datasets; CLI: dreem track), or evaluate against separate ground truth "
+            "(evaluate.ground_truth; dreem eval --gt)"
+        )
     if expected is not None:
         found = sorted(df["video_id"])
         if found != sorted(expected):
@@ -66,14 +84,19 @@ def train_job(
     train: Sequence[Path],
     val: Sequence[Path],
     out_dir: Path,
+    model: str | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict:
     """Train one model (resuming an interrupted run of the same params and inputs) and plot
-    its training curves. ``params`` is :meth:`Plan.train_params`."""
+    its training curves. ``params`` is :meth:`Plan.train_params`; ``model`` names the
+    curves (default: the model folder's name); ``callbacks`` are extra Lightning callbacks
+    (the MLflow record: :func:`dreem.pipeline.mlflow_log.recorded_training`)."""
     from dreem.config.load import validate_dreem
     from dreem.training.curves import plot_training_curves
     from dreem.training.resume import train_resumable
 
     out_dir = Path(out_dir)
+    model = model or out_dir.parent.name
     cfg = validate_dreem(params["cfg"], source=f"{out_dir} (train params)")
     result = train_resumable(
         cfg,
@@ -82,8 +105,10 @@ def train_job(
         out_dir,
         seed=cfg.seed,
         record={"params": params, "code": code},
+        callbacks=callbacks,
     )
-    plot_training_curves(out_dir / "metrics.csv", out_dir / "curves.png", title=out_dir.name)
+    title = f"{model}: training curves"
+    plot_training_curves(out_dir / "metrics.csv", out_dir / "curves.png", title=title)
     return result
 
 
@@ -99,14 +124,23 @@ def publish_job(trained: Path, model_cfg: dict, out: Path) -> Path:
     return republish(Path(trained), model_cfg, Path(out))
 
 
-def track_job(model: str, shard: Path, tracker: dict, out: Path, progress: bool = False):
-    """Track one shard with a checkpoint or ``baseline:<kind>``; write the tracks table
-    (``.parquet`` + ``.csv``) and the native output (``.slp`` or CTC ``_RES``)."""
+def track_job(
+    model: str,
+    shard: Path,
+    tracker: dict,
+    out: Path,
+    progress: bool = False,
+    device: str = "auto",
+):
+    """Track one shard with a checkpoint or ``baseline:<kind>`` on ``device`` (auto|cpu|
+    gpu|cuda:N); write the tracks table (``.parquet`` + ``.csv``) and the native output
+    (``.slp`` or CTC ``_RES``)."""
     from dreem.config.tracker import TrackerConfig
     from dreem.inference.track import track_shard
 
     cfg = TrackerConfig.model_validate(tracker)
-    return track_shard(model, Path(shard), cfg, Path(out).with_suffix(""), progress=progress)
+    out_prefix = Path(out).with_suffix("")
+    return track_shard(model, Path(shard), cfg, out_prefix, progress=progress, device=device)
 
 
 def evaluate_job(
@@ -152,9 +186,12 @@ def aggregate_job(
     title: str,
     videos: Sequence[Path] = (),
     figures: Sequence[Path] = (),
+    provenance: dict | None = None,
 ):
-    """All metric CSVs → the summary table, figure and HTML report."""
+    """All metric CSVs → the summary table, figure and HTML report. ``provenance`` is
+    :meth:`Plan.provenance` (completed here with counts, dates and the code version)."""
     from dreem.evaluation.aggregate import aggregate
+    from dreem.evaluation.provenance import collect
 
     return aggregate(
         [Path(p) for p in metrics],
@@ -162,4 +199,5 @@ def aggregate_job(
         title=title,
         videos=tuple(Path(p) for p in videos),
         extra_figures=tuple(Path(p) for p in figures),
+        provenance=collect(provenance),
     )

@@ -346,6 +346,36 @@ class Plan:
     def render(self, model: str, dataset: str, video_id: str) -> str:
         return f"{self.out}/videos/{model}/{dataset}/{video_id}.mp4"
 
+    def render_options(self, model: str) -> dict:
+        """What a render job draws: at most 300 frames, labelled with the model's name
+        (the frame rate is the source video's, scaled up to a watchable size)."""
+        return {"max_frames": 300, "label": model}
+
+    def report_renders(self) -> list[str]:
+        """Rendered videos the report shows: those of evaluated (model, dataset) pairs."""
+        return [self.render(m, d, v) for m, d, v in self.render_jobs() if self.evaluated(m, d)]
+
+    def report_curves(self) -> list[str]:
+        """Training curves the report shows: of every evaluated model trained here."""
+        ev = self.cfg.evaluate.models
+        return [f"{self.train_dir(m)}/curves.png" for m in ev if m in self.trained()]
+
+    def report_manifests(self) -> list[str]:
+        """Manifests whose counts the report's provenance shows."""
+        return [d["manifest"] for d in self.provenance()["datasets"].values()]
+
+    def summary_dir(self) -> str:
+        return f"{self.out}/summary"
+
+    def report_title(self) -> str:
+        return "dreem-pipeline report"
+
+    def needs_tracks(self, dataset: str) -> bool:
+        """True for a dataset evaluated on its own labels or serving as ground truth."""
+        ev = self.cfg.evaluate
+        gt = ev.ground_truth or {}
+        return (dataset in ev.datasets and dataset not in gt) or dataset in gt.values()
+
     def used_datasets(self) -> list[str]:
         """Datasets the run reads (each gets a manifest: discovery validates the data)."""
         used = {d for _, d in self.track_pairs()}
@@ -365,6 +395,81 @@ class Plan:
             return TrackerConfig.model_validate(stored.to_dict() | spec.tracker)
         return stored
 
+    def track_device(self, model: str) -> str:
+        """The device a track job runs ``model`` on (``cpu`` for a baseline: no network)."""
+        return "cpu" if self.is_baseline(model) else self.cfg.device
+
+    def track_gpus(self, model: str) -> int:
+        """GPUs a track job asks the cluster for: one when the config insists on a GPU."""
+        dev = self.track_device(model)
+        return 1 if dev in ("gpu", "cuda") or dev.startswith("cuda:") else 0
+
+    def train_gpus(self, model: str) -> int:
+        """GPUs a train job asks the cluster for: none for ``trainer.accelerator: cpu`` (or
+        another non-CUDA accelerator), else ``trainer.devices`` when it is a count (1 for
+        ``auto``/-1/a list of indices: one node, one GPU unless told otherwise)."""
+        trainer = self.dreem_config(model).trainer
+        if trainer.accelerator not in ("auto", "gpu", "cuda"):
+            return 0
+        devices = trainer.devices
+        if isinstance(devices, list):
+            return max(1, len(devices))
+        return devices if isinstance(devices, int) and devices > 0 else 1
+
+    def provenance(self) -> dict:
+        """What the report says about the evaluated models and the datasets they saw (no
+        timestamps: :func:`dreem.evaluation.provenance.collect` adds counts and dates)."""
+        models: dict[str, dict] = {}
+        seen: list[str] = list(self.cfg.evaluate.datasets)
+        for m in self.cfg.evaluate.models:
+            spec = self.cfg.models[m]
+            if isinstance(spec, TrainedModel):
+                info = {
+                    "kind": "trained",
+                    "config": spec.config,
+                    "config_hash": config_hash(self.publish_config(m)),
+                    "train": list(spec.train),
+                    "val": list(spec.val),
+                    "train_dir": self.train_dir(m),
+                    "checkpoint": self.checkpoint(m),
+                }
+                seen += [*spec.train, *spec.val]
+            elif isinstance(spec, CheckpointModel):
+                info = {
+                    "kind": "checkpoint",
+                    "checkpoint": spec.checkpoint,
+                    "config_hash": config_hash(self.dreem_config(m).to_dict()),
+                }
+            else:
+                info = {
+                    "kind": "baseline",
+                    "baseline": spec.baseline,
+                    "config_hash": config_hash(self.tracker(m).to_dict()),
+                }
+            models[m] = info
+        datasets = {
+            d: {"manifest": self.manifest(d), "source": self.describe_source(d)}
+            for d in dict.fromkeys(seen)
+        }
+        return {"models": models, "datasets": datasets}
+
+    def describe_source(self, dataset: str) -> str:
+        """Where a dataset's files are, in one line."""
+        if self.uses_demo(dataset):
+            return f"generated demo data ({self.cfg.demo.out_dir})"
+        spec = self.spec(dataset)
+        if spec.dir and spec.dir.path:
+            paths = ", ".join(str(p) for p in spec.dir.path)
+            return f"{paths} ({spec.dir.labels_suffix} + {spec.dir.vid_suffix})"
+        files = sorted({f for v in self.videos(dataset) for f in v.files})
+        return f"{len(files)} files, e.g. {files[0]}" if files else ""
+
+    def mlflow(self) -> dict | None:
+        """MLflow store settings (:func:`dreem.pipeline.mlflow_log.settings`); None: off."""
+        from dreem.pipeline.mlflow_log import settings
+
+        return settings(self.out, self.cfg.mlflow)
+
     def baseline_kind(self, model: str) -> str | None:
         """``centroid``/``motion`` for a baseline, None for a trained model."""
         spec = self.cfg.models[model]
@@ -376,6 +481,15 @@ def _stored_config(path: str) -> DreemConfig:
     from dreem.models.checkpoint import read_checkpoint_config
 
     return read_checkpoint_config(path)
+
+
+def config_hash(data: dict) -> str:
+    """A short, stable hash of a config dict (12 hex digits of SHA-256 of sorted JSON)."""
+    import hashlib
+    import json
+
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 def tracker_chooses_checkpoint(cfg: DreemConfig) -> bool:

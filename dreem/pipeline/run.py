@@ -28,7 +28,8 @@ def _bar(items: list, desc: str, progress: bool):
 def prepare(plan: Plan, progress: bool = True) -> list[str]:
     """Discover every used dataset and extract every planned shard; return shard paths."""
     for d in plan.used_datasets():
-        jobs.discover_job(d, plan.spec(d).discovery(), plan.video_ids(d), Path(plan.manifest(d)))
+        spec, ids, out = plan.spec(d).discovery(), plan.video_ids(d), Path(plan.manifest(d))
+        jobs.discover_job(d, spec, ids, out, require_tracks=plan.needs_tracks(d))
     shards = []
     for d, key, v in _bar(plan.extract_jobs(), "extract", progress):
         out = Path(f"{plan.out}/datasets/{d}/crops/{key}/{v}.parquet")
@@ -40,7 +41,11 @@ def prepare(plan: Plan, progress: bool = True) -> list[str]:
 
 def train(plan: Plan, model: str) -> dict:
     """Train (or resume) one model and publish its ``best.ckpt``."""
-    result = jobs.train_job(
+    from dreem.pipeline.mlflow_log import recorded_training
+
+    result = recorded_training(
+        plan.mlflow(),
+        model,
         plan.train_params(model),
         job_code("train_job"),
         plan.train_shards(model, "train"),
@@ -63,13 +68,26 @@ def track(plan: Plan, progress: bool = True) -> list[Path]:
             plan.tracker(m).to_dict(),
             path,
             progress=progress,
+            device=plan.track_device(m),
         )
         out.append(path)
     return out
 
 
+def render(plan: Plan, progress: bool = True) -> list[Path]:
+    """Render every planned video (``evaluate.render``, ``track.render``)."""
+    videos = []
+    for m, d, v in _bar(plan.render_jobs(), "render", progress):
+        video = jobs.video_row(d, plan.spec(d).discovery(), v)["video_path"]
+        out = Path(plan.render(m, d, v))
+        videos.append(
+            jobs.render_job(Path(plan.tracks(m, d, v)), video, out, plan.render_options(m))
+        )
+    return videos
+
+
 def evaluate(plan: Plan) -> list[Path]:
-    """Evaluate every planned video, render the planned videos, write the summary."""
+    """Evaluate every planned video and write the summary (with the rendered videos)."""
     csvs = []
     for m, d, v in plan.eval_jobs():
         gt = plan.ground_truth(d, v, m)
@@ -85,25 +103,20 @@ def evaluate(plan: Plan) -> list[Path]:
             plan.detection(d),
         )
         csvs.append(out)
-    videos = []
-    for m, d, v in plan.render_jobs():
-        video = jobs.video_row(d, plan.spec(d).discovery(), v)["video_path"]
-        videos.append(
-            jobs.render_job(Path(plan.tracks(m, d, v)), video, Path(plan.render(m, d, v)), {})
-        )
     if csvs:
-        curves = [
-            Path(plan.train_dir(m)) / "curves.png"
-            for m in plan.cfg.evaluate.models
-            if m in plan.trained()
-        ]
-        jobs.aggregate_job(
+        from dreem.pipeline.mlflow_log import record_summary
+
+        curves = [Path(c) for c in plan.report_curves()]
+        provenance = plan.provenance()
+        summary = jobs.aggregate_job(
             csvs,
-            Path(plan.out) / "summary",
-            "dreem-pipeline report",
-            [p for p in videos if p.exists()],
+            Path(plan.summary_dir()),
+            plan.report_title(),
+            [Path(p) for p in plan.report_renders() if Path(p).exists()],
             [c for c in curves if c.exists()],
+            provenance,
         )
+        record_summary(plan.mlflow(), summary, provenance)
     return csvs
 
 
@@ -114,5 +127,6 @@ def run_all(plan: Plan, progress: bool = True) -> dict:
     prepare(plan, progress)
     trained = {m: train(plan, m) for m in plan.trained()}
     tracks = track(plan, progress)
+    render(plan, progress)
     metrics = evaluate(plan)
     return {"trained": trained, "tracks": tracks, "metrics": metrics}

@@ -157,3 +157,34 @@ def write_pose_slp(
     with atomic_path(path) as tmp:
         sio.save_slp(labels, str(tmp))
     return path
+
+
+def write_predictions(
+    slp_path: Path, out_path: Path, seed: int = 0, miss_rate: float = 0.0
+) -> Path:
+    """What a pose model would give for a generated clip: its animals as untracked
+    ``PredictedInstance``s (score 1, no tracks) at ``out_path`` (e.g.
+    ``clip.predictions.slp`` next to ``clip.mp4``), each instance missing with probability
+    ``miss_rate`` (seeded). The video keeps its bare name and metadata."""
+    import sleap_io as sio
+
+    labels = sio.load_slp(str(slp_path), open_videos=False)
+    video = labels.videos[0]
+    frames = sorted(labels.labeled_frames, key=lambda lf: lf.frame_idx)
+    n_animals = max(len(lf.instances) for lf in frames)
+    n_frames = int(frames[-1].frame_idx) + 1
+    n_nodes = len(labels.skeletons[0].nodes)
+    poses = np.full((n_frames, n_animals, n_nodes, 2), np.nan)
+    present = np.zeros((n_frames, n_animals), bool)
+    for lf in frames:
+        for k, inst in enumerate(lf.instances):
+            poses[lf.frame_idx, k] = inst.numpy()
+            present[lf.frame_idx, k] = True
+    keep = np.random.default_rng(seed).random(present.shape) >= miss_rate
+    meta = dict(video.backend_metadata or {})
+    shape = tuple(meta.get("shape", (n_frames, 0, 0, 1)))[:3]
+    fps = float(meta.get("fps", 25.0))
+    name = Path(str(video.filename)).name
+    return write_pose_slp(
+        poses, Path(out_path), name, shape, fps, visible=present & keep, tracked=False
+    )

@@ -34,6 +34,7 @@ def plot_training_curves(metrics_csv: str | Path, out_png: str | Path, title: st
         for col in cols:
             ax.plot(df["epoch"], df[col], marker="o", label=col)
         ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (lower is better)" if cols is losses else cols[0])
         ax.set_title(", ".join(cols))
         if len(cols) > 1:
             ax.legend(fontsize=8)

@@ -103,6 +103,7 @@ def train_resumable(
     out_dir: str | Path,
     seed: int | None,
     record: Mapping[str, Any],
+    callbacks: Sequence[Any] = (),
 ) -> dict:
     """``train_model`` that resumes only an *interrupted* run of the same ``record``
     (params, code) and inputs: after an edit, or after a run that finished (a forced rerun),
@@ -121,6 +122,8 @@ def train_resumable(
         log.info("resuming an interrupted run from %s", ckpt_dir / "last.ckpt")
     else:
         log.info("training from scratch in %s", out_dir)
-    result = train_model(cfg, list(train_shards), list(val_shards), out_dir, seed=seed)
+    result = train_model(
+        cfg, list(train_shards), list(val_shards), out_dir, seed=seed, callbacks=callbacks
+    )
     write_text_atomic(ckpt_dir / FINISHED, fingerprint + "\n")
     return result

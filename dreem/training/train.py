@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,11 @@ def train_model(
     val_shards: list[Path],
     out_dir: Path,
     seed: int | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train a GTR from crop shards; write ``out_dir/{best,last}.ckpt``, ``metrics.csv``,
     ``config.yaml`` and return a summary (paths, epochs, seconds, throughput).
+    ``callbacks``: extra Lightning callbacks (e.g. the pipeline's MLflow record).
 
     Re-running with the same ``out_dir`` resumes from ``checkpoints/last.ckpt``.
     ``model.ckpt_path`` starts from those weights (fine-tuning) when not resuming.
@@ -165,9 +168,8 @@ def train_model(
     logger = build_logger(cfg.logging, out_dir, cfg.to_dict())
     csv_logger = CSVLogger(save_dir=str(out_dir / "logs"), name="csv")
     loggers = [csv_logger] + ([logger] if logger is not None else [])
-    callbacks = build_callbacks(cfg, ckpt_dir, logger is not None, has_val)
     meter = _Throughput().callback
-    callbacks.append(meter)
+    callbacks = [*build_callbacks(cfg, ckpt_dir, logger is not None, has_val), meter, *callbacks]
 
     tr_cfg = trainer_kwargs(cfg.trainer)
     if not has_val:

@@ -1,5 +1,6 @@
 # Render tracked videos and aggregate all metrics into one table, one figure and an HTML
-# report.
+# report (headline, hard cases, videos, provenance); the evaluation means also go to each
+# model's MLflow run. Captions for `snakemake --report`: workflow/report/*.rst.
 
 
 rule render:
@@ -9,20 +10,23 @@ rule render:
     output:
         mp4=report(
             f"{OUT}/videos/{{model}}/{{dataset}}/{{video_id}}.mp4",
-            category="Tracks",
+            caption="../report/video.rst",
+            category="Tracked videos",
+            subcategory="{dataset}",
             labels={"model": "{model}", "dataset": "{dataset}", "video": "{video_id}"},
         ),
     params:
         dataset=lambda wc: wc.dataset,
         video_id=lambda wc: wc.video_id,
         spec=lambda wc: PLAN.spec(wc.dataset).discovery(),
-        options={"max_frames": 300},
+        options=lambda wc: PLAN.render_options(wc.model),
         code=code("render_job", "render.py"),
     log:
         log_path("render", "{model}", "{dataset}", "{video_id}"),
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
     conda:
         "../../envs/dreem.yaml"
     script:
@@ -32,20 +36,38 @@ rule render:
 rule aggregate:
     input:
         metrics=all_metrics,
-        videos=lambda wc: [PLAN.render(m, d, v) for m, d, v in PLAN.render_jobs() if PLAN.evaluated(m, d)],
-        curves=all_curves,
+        videos=lambda wc: PLAN.report_renders(),
+        curves=lambda wc: PLAN.report_curves(),
+        manifests=lambda wc: PLAN.report_manifests(),
     output:
-        csv=report(SUMMARY["csv"], category="Summary", labels={"file": "metrics table"}),
-        png=report(SUMMARY["png"], category="Summary", labels={"file": "metrics figure"}),
-        html=SUMMARY["html"],
+        csv=report(
+            SUMMARY["csv"],
+            caption="../report/metrics_csv.rst",
+            category="Summary",
+            labels={"file": "metrics table"},
+        ),
+        png=report(
+            SUMMARY["png"],
+            caption="../report/metrics_png.rst",
+            category="Summary",
+            labels={"file": "metrics figure"},
+        ),
+        html=report(
+            SUMMARY["html"],
+            caption="../report/report_html.rst",
+            category="Summary",
+            labels={"file": "HTML report"},
+        ),
     params:
-        title="dreem-pipeline report",
+        title=PLAN.report_title(),
+        provenance=PLAN.provenance(),
         code=code("aggregate_job", "aggregate.py"),
     log:
         log_path("aggregate"),
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
     conda:
         "../../envs/dreem.yaml"
     script:

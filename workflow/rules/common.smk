@@ -86,14 +86,10 @@ def all_renders(wildcards=None) -> list[str]:
     return [PLAN.render(m, d, v) for m, d, v in PLAN.render_jobs()]
 
 
-def all_curves(wildcards=None) -> list[str]:
-    return [f"{PLAN.train_dir(m)}/curves.png" for m in PLAN.cfg.evaluate.models if m in PLAN.trained()]
-
-
 SUMMARY = {
-    "csv": f"{OUT}/summary/metrics.csv",
-    "png": f"{OUT}/summary/metrics.png",
-    "html": f"{OUT}/summary/report.html",
+    "csv": f"{PLAN.summary_dir()}/metrics.csv",
+    "png": f"{PLAN.summary_dir()}/metrics.png",
+    "html": f"{PLAN.summary_dir()}/report.html",
 }
 
 

@@ -10,12 +10,14 @@ rule discover:
         name=lambda wc: wc.dataset,
         spec=lambda wc: PLAN.spec(wc.dataset).discovery(),
         expected=lambda wc: PLAN.video_ids(wc.dataset),
+        require_tracks=lambda wc: PLAN.needs_tracks(wc.dataset),
         code=code("discover_job", "discover.py"),
     log:
         log_path("discover", "{dataset}"),
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
     conda:
         "../../envs/dreem.yaml"
     script:

@@ -19,6 +19,7 @@ rule evaluate:
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
     conda:
         "../../envs/dreem.yaml"
     script:

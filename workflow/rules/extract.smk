@@ -22,6 +22,7 @@ rule extract:
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
     conda:
         "../../envs/dreem.yaml"
     script:

@@ -12,6 +12,7 @@ rule train:
         metrics=f"{OUT}/models/{{model}}/train/metrics.csv",
         curves=report(
             f"{OUT}/models/{{model}}/train/curves.png",
+            caption="../report/curves.rst",
             category="Training",
             labels={"model": "{model}", "file": "training curves"},
         ),
@@ -24,6 +25,8 @@ rule train:
     resources:
         mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=lambda wc, attempt: 240 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
+        gpu=lambda wc: PLAN.train_gpus(wc.model) or None,
     conda:
         "../../envs/dreem.yaml"
     script:
@@ -43,6 +46,7 @@ rule publish:
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 10 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
     conda:
         "../../envs/dreem.yaml"
     script:

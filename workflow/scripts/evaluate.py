@@ -9,7 +9,13 @@ with logged(snakemake) as log:  # noqa: F821
     p = smk.params
     gt = smk.input.gt[0] if smk.input.gt else None
     summary = evaluate_job(
-        smk.input.tracks, smk.output.metrics, p.model, p.dataset, p.video_id, p.metrics, gt,
+        smk.input.tracks,
+        smk.output.metrics,
+        p.model,
+        p.dataset,
+        p.video_id,
+        p.metrics,
+        gt,
         p.detection,
     )
     log.info("metrics: %s", summary)

@@ -7,5 +7,5 @@ with logged(snakemake) as log:  # noqa: F821
 
     smk = snakemake  # noqa: F821
     p = smk.params
-    tracks = track_job(p.model, smk.input.shard, p.tracker, smk.output.parquet)
+    tracks = track_job(p.model, smk.input.shard, p.tracker, smk.output.parquet, device=p.device)
     log.info("%d instances, %d tracks", len(tracks), tracks["track_id"].nunique())

@@ -1,4 +1,5 @@
-"""Rule `train`: shards + DREEM config -> models/{model}/train/ (dreem.pipeline.jobs.train_job)."""
+"""Rule `train`: shards + DREEM config -> models/{model}/train/ (dreem.pipeline.jobs.train_job),
+recorded in MLflow unless the config's mlflow.enabled is false."""
 
 from pathlib import Path
 
@@ -7,10 +8,18 @@ from _common import logged
 with logged(snakemake) as log:  # noqa: F821
     import torch
 
-    from dreem.pipeline.jobs import train_job
+    from dreem.pipeline.mlflow_log import recorded_training, settings_from_config
 
     smk = snakemake  # noqa: F821
     torch.set_num_threads(max(1, int(smk.threads)))
     out_dir = Path(smk.output.best).parent
-    result = train_job(smk.params.train, smk.params.code, smk.input.train, smk.input.val, out_dir)
+    result = recorded_training(
+        settings_from_config(smk.config),
+        smk.wildcards.model,
+        smk.params.train,
+        smk.params.code,
+        smk.input.train,
+        smk.input.val,
+        out_dir,
+    )
     log.info("trained: %s", result)

@@ -1,0 +1,335 @@
+"""MLflow side record of a pipeline: one store per output, one experiment, one run per model.
+
+The files under ``output_dir`` stay the truth; MLflow is a record to browse and compare.
+With the default settings the store is ``sqlite:///<output_dir>/mlflow.db`` and artifacts
+go to ``<output_dir>/mlflow-artifacts``; every training run is an MLflow run named after
+its model (tags ``dreem.model``, ``dreem.kind``), with the DREEM config as flattened
+params, each epoch's metrics (step = epoch) logged while it trains, and at the end the
+config, curves, metrics table and the best checkpoint's path as artifacts. The aggregate
+job logs each model's evaluation (``eval/<dataset>/<metric>``, as the report's headline
+combines videos: scores averaged, counts summed) to the latest finished run of that model
+(baselines and given checkpoints get a run of their own).
+
+MLflow is an optional dependency (``pip install 'dreem-pipeline[mlflow]'``; the
+``workflow`` extra includes it): it is imported only here, only when enabled, and a missing
+install is a clear error naming the ``mlflow.enabled`` key (before training starts). Any
+other MLflow failure (a locked database, an unreachable server) is a warning: the record
+never costs a training run or a report. SQLite writes from parallel jobs are serialised by
+a lock file next to the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dreem.utils.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
+BATCH = 100  # params/metrics per log_batch request
+
+
+def _warn(what: str, exc: Exception) -> None:
+    log.warning(
+        "MLflow: could not %s (%s: %s); the files are complete", what, type(exc).__name__, exc
+    )
+
+
+def settings(output_dir: str | Path, section: Any) -> dict | None:
+    """The store settings of a pipeline (``section``: its ``mlflow`` config section or a
+    mapping of its keys); None when disabled."""
+    from dreem.config.pipeline import MlflowConfig
+
+    if not isinstance(section, MlflowConfig):
+        section = MlflowConfig.model_validate(dict(section or {}))
+    if not section.enabled:
+        return None
+    out = Path(output_dir).resolve()
+    uri = section.tracking_uri or f"sqlite:///{out / 'mlflow.db'}"
+    return {
+        "tracking_uri": uri,
+        "experiment": section.experiment,
+        "artifact_location": (out / "mlflow-artifacts").as_uri(),
+    }
+
+
+def settings_from_config(config: Mapping) -> dict | None:
+    """:func:`settings` from a raw pipeline config mapping (what a rule script gets as
+    ``snakemake.config``; the Snakefile validated it already)."""
+    return settings(config.get("output_dir") or "results", config.get("mlflow") or {})
+
+
+def _mlflow():
+    try:
+        import mlflow  # noqa: F401
+        from mlflow.tracking import MlflowClient
+    except ImportError as exc:
+        raise ConfigError(
+            "mlflow.enabled: MLflow is not installed (pip install 'dreem-pipeline[mlflow]'), "
+            "or set mlflow.enabled: false in the pipeline config (--no-mlflow on the CLI)"
+        ) from exc
+    return MlflowClient
+
+
+@contextlib.contextmanager
+def _locked(cfg: Mapping) -> Iterator[None]:
+    """Serialise access to a SQLite store across processes (no-op for other stores)."""
+    uri = str(cfg["tracking_uri"])
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri[len("sqlite:///") :])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _client(cfg: Mapping):
+    """``(client, experiment_id)``; the experiment is created on first use."""
+    client = _mlflow()(tracking_uri=cfg["tracking_uri"])
+    exp = client.get_experiment_by_name(cfg["experiment"])
+    if exp is not None:
+        return client, exp.experiment_id
+    return client, client.create_experiment(
+        cfg["experiment"], artifact_location=cfg.get("artifact_location")
+    )
+
+
+def flatten(tree: Mapping, prefix: str = "") -> dict[str, str]:
+    """``{"model": {"d_model": 32}}`` → ``{"model.d_model": "32"}`` (values as JSON, cut to
+    MLflow's limit)."""
+    out: dict[str, str] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(flatten(v, f"{key}."))
+        else:
+            text = v if isinstance(v, str) else json.dumps(v, default=str)
+            out[key] = text[:MAX_PARAM_CHARS]
+    return out
+
+
+def _log_params(client, run_id: str, params: Mapping[str, str]) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(k[:250], v) for k, v in sorted(params.items())]
+    for i in range(0, len(items), BATCH):
+        client.log_batch(run_id, params=items[i : i + BATCH])
+
+
+def log_metrics(cfg: Mapping, run_id: str, values: Mapping[str, float], step: int = 0) -> None:
+    """Log finite ``values`` to a run at ``step``."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [
+        Metric(k, float(v), now, int(step))
+        for k, v in sorted(values.items())
+        if v is not None and math.isfinite(float(v))
+    ]
+    with _locked(cfg):
+        client, _ = _client(cfg)
+        for i in range(0, len(items), BATCH):
+            client.log_batch(run_id, metrics=items[i : i + BATCH])
+
+
+def start_run(
+    cfg: Mapping, model: str, kind: str, params: Mapping | None, tags: Mapping[str, str]
+) -> str:
+    """Create a run named ``model`` (or reuse an interrupted one with the same
+    ``dreem.fingerprint`` tag: a resumed training run continues its record)."""
+    all_tags = {"dreem.model": model, "dreem.kind": kind, **tags}
+    with _locked(cfg):
+        client, exp_id = _client(cfg)
+        fp = all_tags.get("dreem.fingerprint")
+        if fp:
+            found = client.search_runs(
+                [exp_id],
+                f"tags.`dreem.fingerprint` = '{fp}' and attributes.status = 'RUNNING'",
+                max_results=1,
+            )
+            if found:
+                log.info("MLflow: continuing run %s of model %s", found[0].info.run_id, model)
+                return found[0].info.run_id
+        run = client.create_run(exp_id, tags=all_tags, run_name=model)
+        if params:
+            _log_params(client, run.info.run_id, flatten(params))
+    log.info("MLflow: run %s (%s) in %s", run.info.run_id, model, cfg["tracking_uri"])
+    return run.info.run_id
+
+
+def finish_run(
+    cfg: Mapping,
+    run_id: str,
+    artifacts: Sequence[Path] = (),
+    record: Mapping | None = None,
+    status: str = "FINISHED",
+) -> None:
+    """Log ``artifacts`` (files that exist) and ``record`` (as ``record.json``), then end the
+    run with ``status``."""
+    with _locked(cfg):
+        client, _ = _client(cfg)
+        for path in artifacts:
+            if Path(path).is_file():
+                client.log_artifact(run_id, str(path))
+        if record is not None:
+            client.log_dict(run_id, dict(record), "record.json")
+        client.set_terminated(run_id, status)
+
+
+def model_run(cfg: Mapping, model: str, kind: str, tags: Mapping[str, str] | None = None) -> str:
+    """The run that made ``model``: its latest finished run; a baseline or given checkpoint
+    (no training here) gets one run of its own, created once (so does a model trained
+    while MLflow was off)."""
+    with _locked(cfg):
+        client, exp_id = _client(cfg)
+        found = client.search_runs(
+            [exp_id],
+            f"tags.`dreem.model` = '{model}' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if found:
+            return found[0].info.run_id
+        if kind == "trained":  # trained while MLflow was off: record its evaluation anyway
+            log.warning("MLflow: no training run of model %r; creating one", model)
+        run = client.create_run(
+            exp_id, tags={"dreem.model": model, "dreem.kind": kind, **(tags or {})}, run_name=model
+        )
+        client.set_terminated(run.info.run_id, "FINISHED")
+        return run.info.run_id
+
+
+def training_callback(cfg: Mapping, model: str, params: Mapping, tags: Mapping[str, str]):
+    """A Lightning callback that records one training run: the run starts with the fit,
+    each epoch's ``callback_metrics`` are logged at step = epoch, a crash marks it FAILED.
+    ``run_id`` is set once the fit starts; end it with :func:`finish_run`."""
+    import lightning as L
+
+    class MlflowEpochs(L.Callback):
+        def __init__(self) -> None:
+            self.run_id: str | None = None
+
+        def on_fit_start(self, trainer, pl_module) -> None:
+            if trainer.is_global_zero:
+                try:
+                    self.run_id = start_run(cfg, model, "trained", params, tags)
+                except Exception as exc:  # the record must never stop a training run
+                    _warn("start the training run", exc)
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            if self.run_id is None or trainer.sanity_checking:
+                return
+            values = {}
+            for k, v in trainer.callback_metrics.items():
+                with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                    values[k] = float(v)
+            try:
+                log_metrics(cfg, self.run_id, values, step=int(trainer.current_epoch))
+            except Exception as exc:
+                _warn(f"log epoch {trainer.current_epoch}", exc)
+
+        def on_exception(self, trainer, pl_module, exception) -> None:
+            if self.run_id is not None:
+                with contextlib.suppress(Exception):
+                    finish_run(cfg, self.run_id, status="FAILED")
+
+    return MlflowEpochs()
+
+
+def log_evaluation(cfg: Mapping, means, models: Mapping[str, Mapping], report: Path) -> dict:
+    """Log each model's evaluation values (``means``: a wide table indexed by dataset and
+    model, e.g. the report's dataset values: scores averaged over videos, counts summed) to
+    the run that made it; ``models``: name → provenance (``kind``...). Returns
+    ``{model: run_id}``."""
+    runs = {}
+    for model in sorted({m for _, m in means.index}):
+        info = models.get(model, {})
+        kind = info.get("kind", "trained")
+        tags = {"dreem.checkpoint": str(info["checkpoint"])} if info.get("checkpoint") else {}
+        run_id = model_run(cfg, model, kind, tags)
+        values = {
+            f"eval/{ds}/{metric}": v
+            for (ds, m), row in means.iterrows()
+            if m == model
+            for metric, v in row.items()
+        }
+        log_metrics(cfg, run_id, values)
+        with _locked(cfg):
+            client, _ = _client(cfg)
+            client.set_tag(run_id, "dreem.report", str(Path(report).resolve()))
+        runs[model] = run_id
+    return runs
+
+
+def recorded_training(
+    cfg: Mapping | None,
+    model: str,
+    params: dict,
+    code: dict,
+    train: Sequence[Path],
+    val: Sequence[Path],
+    out_dir: Path,
+) -> dict:
+    """:func:`dreem.pipeline.jobs.train_job`, recorded as an MLflow run named ``model`` when
+    ``cfg`` (:func:`settings`) is given. Used by the train rule and ``dreem train``; kept
+    out of the job function so that MLflow changes never retrain a model."""
+    from dreem.pipeline.jobs import train_job
+
+    if not cfg:
+        return train_job(params, code, train, val, out_dir, model=model)
+    from dreem.training.resume import run_fingerprint
+
+    out_dir = Path(out_dir)
+    inputs = [Path(p) for p in (*train, *val)]
+    tags = {
+        "dreem.fingerprint": run_fingerprint({"params": params, "code": code}, inputs),
+        "dreem.train_dir": str(out_dir.resolve()),
+        "dreem.train_shards": json.dumps([str(p) for p in train]),
+        "dreem.val_shards": json.dumps([str(p) for p in val]),
+    }
+    _mlflow()  # not installed: a clear error before training, not after
+    recorder = training_callback(cfg, model, params["cfg"], tags)
+    result = train_job(params, code, train, val, out_dir, model=model, callbacks=[recorder])
+    if recorder.run_id is not None:
+        summary = {k: v for k, v in result.items() if isinstance(v, int | float | str | None)}
+        summary["best_checkpoint"] = str(Path(result["best_ckpt"]).resolve())
+        artifacts = [out_dir / n for n in ("config.yaml", "curves.png", "metrics.csv")]
+        try:
+            finish_run(cfg, recorder.run_id, artifacts, record=summary)
+            result = {**result, "mlflow_run_id": recorder.run_id}
+        except Exception as exc:
+            _warn("finish the training run", exc)
+    return result
+
+
+def record_summary(cfg: Mapping | None, summary: Mapping, provenance: Mapping | None) -> dict:
+    """Log an aggregate job's evaluation means (``summary``: what
+    :func:`dreem.evaluation.aggregate.aggregate` returned) to each model's run; nothing when
+    ``cfg`` is None. Used by the aggregate rule and ``dreem eval``."""
+    values = summary.get("values", summary["means"])
+    if not cfg or not len(values):
+        return {}
+    _mlflow()  # not installed: a clear error
+    models = dict((provenance or {}).get("models", {}))
+    values = values.drop(columns=["videos"], errors="ignore")
+    try:
+        return log_evaluation(cfg, values, models, Path(summary["html"]))
+    except Exception as exc:  # a side record: the summary files are written
+        _warn("log the evaluation", exc)
+        return {}
