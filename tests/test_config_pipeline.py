@@ -22,7 +22,7 @@ def pipeline(tmp_path) -> dict:
     return {
         "seed": 1,
         "output_dir": str(tmp_path / "results"),
-        "demo": {"enabled": True, "out_dir": "demo_data", "animals": {"n_videos": 2}},
+        "demo": {"enabled": True, "out_dir": "demo_data", "animals": {"train": {"n_clips": 2}}},
         "datasets": {
             "flies_train": {"dir": {"path": "demo/train", "labels_suffix": ".slp"}},
             "flies_val": {"slp_files": ["a.slp"], "video_files": ["a.mp4"], "crop_size": 64},

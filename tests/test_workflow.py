@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 METRICS = ["mota", "idf1", "num_switches"]
 
+TINY_POOL = {"n_clips": 1, "n_animals": [2, 2], "n_occluders": [0, 0], "gap_rate": [0.0, 0.0]}
 TINY_DREEM = {
     "model": {"d_model": 32, "nhead": 1, "num_encoder_layers": 1, "num_decoder_layers": 1},
     "dataset": {"train_dataset": {"clip_length": 4}, "val_dataset": {"clip_length": 4}},
@@ -35,7 +36,7 @@ TINY_DREEM = {
 
 
 def tiny_config(root: Path, demo_dir: str = "demo data", out: str = "out dir") -> dict:
-    """Pipeline config: tiny demo (2 animals, 8-10 frames; 3 cells), GTR + baseline."""
+    """Pipeline config: tiny demo (2 animals, 8-10 frames, 64x64; 3 cells), GTR + baseline."""
 
     def animals(split: str) -> dict:
         return {
@@ -54,12 +55,11 @@ def tiny_config(root: Path, demo_dir: str = "demo data", out: str = "out dir") -
         "demo": {
             "enabled": True,
             "out_dir": demo_dir,
-            "animals": {
-                "n_animals": 2,
-                "size": [64, 64],
-                "n_frames": {"train": 10, "val": 8, "test": 8},
-                "n_videos": {"train": 1, "val": 1, "test": 1},
-                "hard_test": False,
+            "animals": {  # an identity benchmark in miniature (dreem.synth.demo)
+                "clip": {"size": [64, 64], "n_frames": 8, "body_length": 12.0},
+                "test": [{"name": "test_00", "n_animals": 2}],
+                "train": {**TINY_POOL, "n_frames": [10, 10], "size": [64, 64]},
+                "val": {**TINY_POOL, "n_frames": [8, 8]},
             },
             "cells": {
                 "n_cells": 3,
@@ -777,7 +777,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     root = tmp_path / "kill run"
     root.mkdir()
     cfg = tiny_config(root)
-    cfg["demo"]["animals"]["n_videos"] = {"train": 0, "val": 0, "test": 3}
+    cfg["demo"]["animals"]["test"] = [{"name": f"test_{k:02d}", "n_animals": 2} for k in range(3)]
     cfg["datasets"] = {k: v for k, v in cfg["datasets"].items() if k in ("a_test", "c_test")}
     del cfg["models"]["gtr"]
     cfg["evaluate"]["models"] = ["baseline"]

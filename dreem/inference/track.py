@@ -273,7 +273,9 @@ def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feat
 
     from dreem.inference.smoothing import repair_swaps
 
-    normed = torch.nn.functional.normalize(feats.float().cpu(), dim=1).numpy() if len(feats) else None
+    normed = (
+        torch.nn.functional.normalize(feats.float().cpu(), dim=1).numpy() if len(feats) else None
+    )
     ids, n = repair_swaps(
         frame_idx,
         centroids,
