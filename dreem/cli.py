@@ -148,6 +148,8 @@ def train(
     from dreem.stages import train_from_config
 
     result = train_from_config(config, out_dir, overrides or [], name=name)
+    if result.get("rank", 0) != 0:  # DDP: the main process reports
+        return
     typer.echo(json.dumps(result, indent=2, default=str))
     typer.echo(f"model: {result['checkpoint']}")
 

@@ -83,6 +83,8 @@ def train_job(
         seed=cfg.seed,
         record={"params": params, "code": code},
     )
+    if result.get("rank", 0) != 0:  # DDP: not the main process, which writes the outputs
+        return result
     plot_training_curves(out_dir / "metrics.csv", out_dir / "curves.png", title=out_dir.name)
     return result
 
