@@ -2,7 +2,8 @@
 
 All outputs are written atomically (temporary sibling, then rename).
 
-SLEAP (:func:`write_slp`): the input ``.slp`` is reloaded and only the shard's video is kept,
+SLEAP (:func:`write_slp`; one-video files through flat arrays, :mod:`dreem.inference.slp_flat`,
+same output): the input ``.slp`` is reloaded and only the shard's video is kept,
 with every labelled frame and every instance of the input exactly once (user instances stay
 ``Instance``, predicted stay ``PredictedInstance``; points and scores unchanged). Tracks
 come only from the predictions (``track_0``, ``track_1``, … named by predicted id; the input
@@ -42,15 +43,42 @@ def write_table(table: pd.DataFrame, out_prefix: Path) -> tuple[Path, Path]:
     return pq_path, csv_path
 
 
+def _load_labels(path: str, lazy: bool):
+    import sleap_io as sio
+
+    try:
+        return sio.load_slp(path, open_videos=False, lazy=lazy)
+    except Exception as e:
+        raise InputDataError(f"cannot read SLEAP labels file {path}: {e}") from e
+
+
 def write_slp(table: pd.DataFrame, data: ShardData, out_path: Path, uncertain_frames=()) -> Path:
-    """Write the predictions of a SLEAP shard as a ``.slp`` (see module docstring)."""
+    """Write the predictions of a SLEAP shard as a ``.slp`` (see module docstring).
+
+    A one-video file is rewritten from sleap-io's flat arrays (memory and time a small
+    fraction of one object per instance; long videos); other files through the objects.
+    """
+    from dreem.inference.slp_flat import write_slp_flat
+
+    meta = data.meta
+    labels = _load_labels(str(meta.labels_path), lazy=True)
+    if not 0 <= meta.slp_video_index < len(labels.videos):
+        raise InputDataError(
+            f"{meta.labels_path}: slp_video_index {meta.slp_video_index} out of range"
+        )
+    provenance = {"dreem_pipeline": "track", "source": str(meta.labels_path)}
+    video_path = str(Path(meta.video_path).resolve())
+    if write_slp_flat(labels, table, out_path, uncertain_frames, video_path, provenance):
+        return Path(out_path)
+    return _write_slp_objects(table, data, out_path, uncertain_frames)
+
+
+def _write_slp_objects(table: pd.DataFrame, data: ShardData, out_path: Path, uncertain_frames):
+    """:func:`write_slp` through sleap-io objects (any file)."""
     import sleap_io as sio
 
     meta = data.meta
-    try:
-        labels = sio.load_slp(str(meta.labels_path), open_videos=False)
-    except Exception as e:
-        raise InputDataError(f"cannot read SLEAP labels file {meta.labels_path}: {e}") from e
+    labels = _load_labels(str(meta.labels_path), lazy=False)
     if not 0 <= meta.slp_video_index < len(labels.videos):
         raise InputDataError(
             f"{meta.labels_path}: slp_video_index {meta.slp_video_index} out of range"
