@@ -124,6 +124,39 @@ def test_encoder_shapes_and_norm(backend, chans):
         enc(torch.rand(2, chans + 3, 24, 24))
 
 
+@pytest.mark.parametrize("backend,chans", [("timm", 3), ("timm", 6), ("torchvision", 6)])
+def test_grey_fold_is_the_same_function(backend, chans):
+    """Grey crops (3 equal channels per anchor, or one channel per anchor) go through the
+    first convolution folded to one channel: same features and weight gradients as the
+    plain convolution; colour crops take the plain path."""
+    torch.manual_seed(0)
+    enc = VisualEncoder(D, "resnet18", backend=backend, in_chans=chans).eval()
+    assert enc.grey_fold
+    grey = torch.rand(4, chans // 3, 32, 32)
+    tiled = grey.repeat_interleave(3, dim=1)
+    colour = torch.rand(4, chans, 32, 32)
+    with torch.no_grad():
+        folded, given = enc(tiled), enc(grey)
+        enc.grey_fold = False
+        plain, plain_colour = enc(tiled), enc(colour)
+        enc.grey_fold = True
+        assert torch.equal(enc(colour), plain_colour)  # unequal channels: never folded
+    assert torch.equal(folded, given)
+    assert torch.allclose(folded, plain, atol=1e-5)
+
+    target = torch.rand(4, D)
+
+    def conv1_grad(fold: bool) -> torch.Tensor:
+        enc.zero_grad()
+        enc.grey_fold = fold
+        (enc.train()(tiled) * target).sum().backward()
+        return enc.backbone.conv1.weight.grad.clone()
+
+    g_fold, g_plain = conv1_grad(True), conv1_grad(False)
+    assert torch.allclose(g_fold, g_plain, rtol=1e-3, atol=1e-4 * g_plain.abs().max().item())
+    assert "backbone.conv1.weight" in enc.state_dict()  # checkpoints unchanged
+
+
 def test_encoder_unknown_name():
     with pytest.raises(ConfigError, match="resnet18"):
         VisualEncoder(D, "resnet_18")
