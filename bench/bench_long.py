@@ -203,7 +203,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lengths", default="5000,20000,54000")
     ap.add_argument("--work", type=Path, default=Path("/tmp/dreem_bench_long"))
-    ap.add_argument("--max-load", type=float, default=1.3)
+    ap.add_argument("--max-load", type=float, default=1.3, help="wait for this 1-min load")
+    ap.add_argument("--quiet-timeout", type=float, default=300, help="wait at most (s)")
     ap.add_argument(
         "--encoder",
         default="test_resnet",
@@ -233,7 +234,7 @@ def main() -> None:
             ("extract", (str(slp), str(mp4), str(shard))),
             ("track", (str(shard), str(args.work / f"tracks_{n}"), args.encoder)),
         ):
-            before = wait_quiet(args.max_load)
+            before = wait_quiet(args.max_load, timeout_s=args.quiet_timeout)
             res[stage] = {**_child(stage, *child_args), "load_before": round(before, 2)}
             print(f"{n} frames, {stage}: {json.dumps(res[stage])}", flush=True)
         result["lengths"][str(n)] = res
