@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: install demo test lint bench bench-compare bench-long clean
+.PHONY: install demo test lint bench bench-compare bench-long bench-fanout clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench-compare: install
 # A generated 30-minute video (54,000 frames): extraction and tracking time and peak memory.
 bench-long: install
 	$(BIN)/python bench/bench_long.py --work $(BENCH_TMP)/long
+
+# Many videos: one extract/track job per video (snakemake plan + a measured run).
+bench-fanout: install
+	$(BIN)/python bench/bench_fanout.py --work $(BENCH_TMP)/fanout
 
 clean:
 	rm -rf results demo_data .snakemake
