@@ -101,9 +101,9 @@ class _ArrayFrames:
             rows = lo + np.flatnonzero(keep[lo:hi])
             if len(rows):
                 self._frames.append(_ArrayFrame(int(a.frame_idx[pos]), self, rows))
-        kept = np.flatnonzero(keep)
-        self.n_instances = int(sum(len(f._rows) for f in self._frames))
-        self.n_tracks = len({int(t) for t in a.track_id[kept] if t >= 0})
+        tids = a.track_id[keep]
+        self.n_instances = int(keep.sum())
+        self.n_tracks = len(np.unique(tids[tids >= 0]))
 
     def __iter__(self):
         return iter(self._frames)
