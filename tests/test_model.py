@@ -157,6 +157,28 @@ def test_grey_fold_is_the_same_function(backend, chans):
     assert "backbone.conv1.weight" in enc.state_dict()  # checkpoints unchanged
 
 
+@pytest.mark.parametrize("backend", ["timm", "torchvision"])
+def test_fused_batchnorm_encoder_is_the_same_function(backend):
+    """For tracking, each BatchNorm of a ResNet encoder is folded into its convolution: same
+    features in eval mode; a training encoder is never folded."""
+    from dreem.models.encoder import fuse_batchnorm
+
+    torch.manual_seed(0)
+    enc = VisualEncoder(D, "resnet18", backend=backend, in_chans=3)
+    x = torch.rand(8, 3, 32, 32)
+    assert fuse_batchnorm(enc) == 0  # training mode: untouched
+    enc(x)  # moves the BatchNorm running statistics away from their initial values
+    enc.eval()
+    with torch.no_grad():
+        before = enc(x)
+        assert fuse_batchnorm(enc) == 20  # stem + 2 per block x 8 + 3 downsamples
+        after = enc(x)
+        grey = enc(x[:, :1])  # the folded grey path still applies
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.modules())
+    assert torch.allclose(after, before, atol=1e-5)
+    assert torch.allclose(grey, enc(x[:, :1].repeat_interleave(3, dim=1)), atol=1e-6)
+
+
 def test_encoder_unknown_name():
     with pytest.raises(ConfigError, match="resnet18"):
         VisualEncoder(D, "resnet_18")

@@ -100,6 +100,24 @@ def tracking_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def inference_model(model, copy: bool):
+    """The model to track with: eval mode and, for a GTR with a ResNet encoder, BatchNorms
+    folded into the convolutions (the same features, faster; see
+    :func:`dreem.models.encoder.fuse_batchnorm`). ``copy``: fold a copy, not ``model``."""
+    encoder = getattr(model, "visual_encoder", None)
+    if encoder is None:
+        return model.eval() if hasattr(model, "eval") else model
+    from dreem.models.encoder import _is_resnet, fuse_batchnorm
+
+    if copy and _is_resnet(encoder.backbone):
+        import copy as copy_mod
+
+        model = copy_mod.deepcopy(model)
+    model.eval()
+    fuse_batchnorm(model.visual_encoder)
+    return model
+
+
 def uses_bf16(model_cfg: DreemConfig) -> bool:
     """True when the checkpoint was trained with ``trainer.precision: bf16*``."""
     return str(model_cfg.trainer.precision or "").startswith("bf16")
@@ -176,12 +194,12 @@ def run_tracking(
         from dreem.models.checkpoint import load_model_from_checkpoint
 
         model, model_cfg = load_model_from_checkpoint(model_spec, map_location=tracking_device())
-    else:  # an already loaded (model, cfg) pair
+        model = inference_model(model, copy=False)
+    else:  # an already loaded (model, cfg) pair: the caller's model is left as it is
         model, model_cfg = model_spec
+        model = inference_model(model, copy=True)
     tracker = Tracker(resolve_tracker(tracker_cfg, model_cfg))
     bf16 = uses_bf16(model_cfg)
-    if hasattr(model, "eval"):
-        model.eval()
     import torch
 
     if tracker.use_vis_feats:  # encoded just ahead of the tracker (all threads); flat memory

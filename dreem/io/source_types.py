@@ -107,5 +107,3 @@ def intensity_range_for(
     if np.issubdtype(dtype, np.integer):
         return (0.0, float(np.iinfo(dtype).max))
     return (0.0, 1.0)
-
-
