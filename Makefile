@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-compare bench-long bench-fanout clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,27 @@ test: install
 	$(BIN)/ruff check dreem workflow tests bench
 	$(BIN)/pytest -q
 
+# Benchmarks (bench/README.md). Timings are valid only on a quiet machine (check `uptime`).
+BENCH_TMP ?= /tmp/dreem_bench
+REF_VENV  ?= /work/venvs/ref
+
 bench: install
 	$(BIN)/python bench/bench_extract.py
-	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/make_demo_shards.py $(BENCH_TMP)/shards
+	$(BIN)/python bench/bench_train.py $(BENCH_TMP)/shards --epochs 2
 	$(BIN)/python bench/bench_track.py
+
+# Side by side with the reference (dreem-track 0.5.1 in REF_VENV; skipped without it).
+bench-compare: install
+	$(BIN)/python bench/compare_reference.py --ref-venv $(REF_VENV)
+
+# A generated 30-minute video (54,000 frames): extraction and tracking time and peak memory.
+bench-long: install
+	$(BIN)/python bench/bench_long.py --work $(BENCH_TMP)/long
+
+# Many videos: one extract/track job per video (snakemake plan + a measured run).
+bench-fanout: install
+	$(BIN)/python bench/bench_fanout.py --work $(BENCH_TMP)/fanout
 
 clean:
 	rm -rf results demo_data .snakemake

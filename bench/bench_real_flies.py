@@ -23,13 +23,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "sleap"
+from benchlib import ROOT, peak_rss_mb, sleap_data
+
+DATA = sleap_data()
 SPLIT = 100  # first held-apart frame of two_flies
 
 
@@ -47,14 +47,13 @@ def _slp_subset(src: Path, dst: Path, lo: int, hi: int) -> Path:
 def _prepare(name: str, slp: Path, video: Path, work: Path, section: dict) -> tuple[Path, float]:
     from dreem.stages import prepare_dataset
 
-    spec = {**section, "slp_files": [str(slp)], "video_files": [str(video)]}
-    spec.pop("dir", None)
+    spec = {"slp_files": [str(slp)], "video_files": [str(video)]}
     t0 = time.perf_counter()
     (shard,) = prepare_dataset(name, spec, work, section)
     return shard, time.perf_counter() - t0
 
 
-def _config(epochs: int, precision: str) -> dict:
+def _config(epochs: int, precision: str):
     from dreem.config import load_dreem_config
 
     return load_dreem_config(
@@ -99,13 +98,12 @@ def _track_eval(model, shard: Path, out: Path, tracker: dict | None = None, repe
     }
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run(epochs: int, precision: str, work: Path) -> dict:
     cfg = _config(epochs, precision)
-    section = cfg["dataset"]["train_dataset"]
+    from dreem.config.data import CROP_KEYS
+
+    full = cfg.dataset.train_dataset.to_dict()
+    section = {k: full[k] for k in CROP_KEYS}
     video = DATA / "two_flies.mp4"
     slp = DATA / "two_flies.slp"
     head = _slp_subset(slp, work / "labels" / "two_flies_head.slp", 0, SPLIT)
@@ -125,7 +123,7 @@ def run(epochs: int, precision: str, work: Path) -> dict:
     train = {}
     for model, shard in (("m100", shards["train_head"]), ("mfull", shards["two_flies"])):
         n = _n_instances(shard)
-        res = train_model(cfg, [shard], [], work / "models" / model, seed=int(cfg["seed"]))
+        res = train_model(cfg, [shard], [], work / "models" / model, seed=int(cfg.seed))
         train[model] = {
             "instances": n,
             "epochs": res["epochs"],
@@ -146,11 +144,11 @@ def run(epochs: int, precision: str, work: Path) -> dict:
             results[f"{model}|{test}"] = _track_eval(spec, shards[shard_name], out)
     # The noisy clip's 3 spurious detections (frames 0-2) start a third track that never
     # ends (max_gap: inf); a finite max_gap retires it before the model can confuse the two.
-    from dreem.training.module import load_model_from_checkpoint
+    from dreem.models.checkpoint import read_checkpoint_config
 
     for model in ("m100", "mfull"):
-        _, mcfg = load_model_from_checkpoint(train[model]["ckpt"])
-        tracker = {**mcfg["tracker"], "max_gap": 5}
+        mcfg = read_checkpoint_config(train[model]["ckpt"])
+        tracker = mcfg.tracker.model_copy(update={"max_gap": 5})
         out = work / "tracks" / f"{model}_gap5" / "noisy"
         key = f"{model} (tracker.max_gap=5)|noisy"
         results[key] = _track_eval(train[model]["ckpt"], shards["noisy"], out, tracker)
@@ -163,7 +161,7 @@ def run(epochs: int, precision: str, work: Path) -> dict:
         "extract_s": extract_s,
         "train": train,
         "results": results,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

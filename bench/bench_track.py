@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,21 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "sleap"
-
-
-def _random_model(overrides: dict | None = None):
-    import torch
-
-    from dreem.config import load_dreem_config
-    from dreem.models.gtr import GlobalTrackingTransformer
-
-    cfg = load_dreem_config({})
-    cfg["model"].update(overrides or {})
-    torch.manual_seed(0)
-    return GlobalTrackingTransformer(cfg["model"]).eval(), cfg
+from benchlib import peak_rss_mb, random_model, sleap_data, write_synthetic_shard
 
 
 def _extract(slp: Path, out_dir: Path, crop: int) -> Path:
@@ -58,12 +43,12 @@ def bench_real(shard: Path, bf16: bool, naive_frames: int) -> dict:
     from dreem.inference.tracker import Tracker
     from dreem.io.shards import read_shard
 
-    model, cfg = _random_model()
+    model, cfg = random_model()
     data = read_shard(shard, with_crops=False)
     n_frames = len(np.unique(data.frame_idx))
     hw = np.array([data.meta.frame_height, data.meta.frame_width] * 2, np.float32)
     boxes = data.bbox / hw
-    tcfg = {**cfg["tracker"], "window_size": 8}
+    tcfg = cfg.tracker.model_copy(update={"window_size": 8})
     t0 = time.perf_counter()
     feats = encode_shard(model, shard, bf16=bf16)
     t1 = time.perf_counter()
@@ -103,18 +88,20 @@ def bench_real(shard: Path, bf16: bool, naive_frames: int) -> dict:
 
 def _long_child(shard: str) -> None:
     """Child process: track ``shard`` with a small model; print time and peak RSS."""
-    import torch
-
+    from dreem.config.tracker import TrackerConfig
     from dreem.inference.track import track_shard
 
-    torch.manual_seed(0)
-    model, cfg = _random_model({"d_model": 32})
+    model, cfg = random_model(["model.d_model=32"])
     t0 = time.perf_counter()
     table = track_shard(
-        (model, cfg), Path(shard), {"window_size": 8}, Path(shard + ".out"), progress=False
+        (model, cfg),
+        Path(shard),
+        TrackerConfig(window_size=8),
+        Path(shard + ".out"),
+        progress=False,
     )
     dt = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(
         json.dumps(
             {
@@ -128,8 +115,6 @@ def _long_child(shard: str) -> None:
 
 
 def bench_long(tmp: Path, lengths: list[int]) -> list[dict]:
-    from dreem.inference.synthetic import write_synthetic_shard
-
     out = []
     for n in lengths:
         shard = write_synthetic_shard(
@@ -152,7 +137,7 @@ def bench_long(tmp: Path, lengths: list[int]) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DATA / "two_flies.slp")
+    ap.add_argument("--data", type=Path, default=sleap_data() / "two_flies.slp")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast for encoder/association")
     ap.add_argument("--naive-frames", type=int, default=24)
     ap.add_argument("--long-frames", type=int, default=5000)

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import tempfile
 from pathlib import Path
 
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from benchlib import ROOT, peak_rss_mb
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("shards", type=Path)
-    ap.add_argument("--config", type=Path, default=Path("config/dreem_train.yaml"))
+    ap.add_argument("--config", type=Path, default=ROOT / "config" / "dreem_train.yaml")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--precision", nargs="+", default=["32-true", "bf16-mixed"])
     args = ap.parse_args()
@@ -33,12 +30,19 @@ def main() -> None:
     train = sorted((args.shards / "train").glob("*.parquet"))
     val = sorted((args.shards / "val").glob("*.parquet"))
     for precision in args.precision:
-        cfg = load_dreem_config(args.config)
-        cfg["trainer"].update(
-            max_epochs=args.epochs, precision=precision, enable_progress_bar=False
+        cfg = load_dreem_config(
+            args.config,
+            {
+                "trainer": {
+                    "max_epochs": args.epochs,
+                    "precision": precision,
+                    "enable_progress_bar": False,
+                    "enable_model_summary": False,
+                },
+                "runner": {"metrics": {"val": []}},
+                "checkpointing": {"monitor": ["val_loss"]},
+            },
         )
-        cfg["runner"]["metrics"]["val"] = []
-        cfg["checkpointing"]["monitor"] = ["val_loss"]
         out = Path(tempfile.mkdtemp(prefix="bench_train_"))
         try:
             res = train_model(cfg, train, val, out)
@@ -53,7 +57,7 @@ def main() -> None:
                     "train_seconds": round(res["train_seconds"], 2),
                     "instances_per_s": round(res["instances_per_s"], 1),
                     "clips_per_s": round(res["clips_per_s"], 3),
-                    "peak_rss_mb": round(_peak_rss_mb(), 1),
+                    "peak_rss_mb": round(peak_rss_mb(), 1),
                 }
             ),
             flush=True,

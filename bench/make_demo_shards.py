@@ -24,19 +24,18 @@ def main() -> None:
     args = ap.parse_args()
 
     from dreem.config import load_dreem_config
+    from dreem.config.data import CROP_KEYS
     from dreem.stages import prepare_dataset
     from dreem.synth import generate_demo
 
-    section = load_dreem_config(args.config)["dataset"]["train_dataset"]
+    full = load_dreem_config(args.config).dataset.train_dataset.to_dict()
+    section = {k: full[k] for k in CROP_KEYS}
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "demo"
         generate_demo(demo, seed=args.seed)
         for split in ("train", "val"):
             path = demo / "animals" / split
-            spec = {
-                **section,
-                "dir": {"path": str(path), "labels_suffix": ".slp", "vid_suffix": ".mp4"},
-            }
+            spec = {"dir": {"path": str(path), "labels_suffix": ".slp", "vid_suffix": ".mp4"}}
             dst = args.out / split
             dst.mkdir(parents=True, exist_ok=True)
             for shard in prepare_dataset(split, spec, Path(tmp) / "work", section):

@@ -200,6 +200,8 @@ def train(
         out_dir = out_dir or Path("models") / model
         cfg = train_plan_config(source, out_dir, sets, model, mlflow)
         result = train_from_config(cfg, out_dir, progress=not quiet)
+    if result.get("rank", 0) != 0:  # DDP: the main process reports
+        return
     if not quiet:
         typer.echo(json.dumps(result, indent=2, default=str))
     typer.echo(f"model: {result['link']} -> {result['checkpoint']}")

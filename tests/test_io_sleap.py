@@ -190,3 +190,62 @@ def test_paths_with_spaces(tmp_path):
 def test_unknown_format(tmp_path):
     with pytest.raises(InputDataError, match="slp, ctc, trackmate, isbi, icy"):
         open_source({"format": "nwb", "labels_path": tmp_path / "x", "video_path": tmp_path / "y"})
+
+
+def _read_all(slp, vid, k=0):
+    src = open_source(_row(slp, vid, k))
+    frames = [
+        (
+            f.frame_idx,
+            [
+                (
+                    i.instance_idx,
+                    i.track_id,
+                    i.track_name,
+                    i.score,
+                    i.is_predicted,
+                    np.nan_to_num(i.points, nan=-999.0).tolist(),
+                )
+                for i in f.instances
+            ],
+        )
+        for f in src.iter_frames()
+    ]
+    counts = (
+        src.n_labeled_frames,
+        src.n_instances,
+        src.n_tracks,
+        src.n_dropped_nan,
+        src.n_dropped_predicted,
+    )
+    return frames, counts
+
+
+def test_flat_array_labels_match_sleap_io_objects(tmp_path, monkeypatch):
+    """Labels read from sleap-io's flat arrays equal those built from its Instance objects
+    (NaN nodes, predicted duplicates of user tracks, untracked, multi-video, frame order)."""
+    import dreem.io.slp as slp_mod
+
+    v0 = make_video(tmp_path / "cam0.mp4", 8)
+    v1 = make_video(tmp_path / "cam1.mp4", 8)
+    part = [([[1.0, 2.0], [np.nan, np.nan]], 1, 0.3)]
+    nan = [([[np.nan, np.nan], [np.nan, np.nan]], None, None)]
+    mixed = [
+        ([[9.0, 9.0], [8.0, 8.0]], 0, 0.7),
+        ([[1.0, 1.0], [2.0, 2.0]], 0, None),
+        ([[7.0, 7.0], [6.0, 6.0]], None, 0.2),
+    ]
+    frames = {
+        (0, 5): two_instances(5),
+        (0, 1): mixed + part,
+        (0, 3): nan,
+        (0, 2): nan + part,
+        (1, 0): two_instances(0),
+        (1, 6): mixed,
+    }
+    slp = make_slp(tmp_path / "m.slp", [v0, v1], frames)
+    flat = [_read_all(slp, v, k) for k, v in enumerate((v0, v1))]
+    monkeypatch.setattr(slp_mod, "read_slp_arrays", lambda *a, **k: None)
+    objects = [_read_all(slp, v, k) for k, v in enumerate((v0, v1))]
+    assert flat == objects
+    assert [f for f, _ in flat[0][0]] == [1, 2, 5]

@@ -124,6 +124,61 @@ def test_encoder_shapes_and_norm(backend, chans):
         enc(torch.rand(2, chans + 3, 24, 24))
 
 
+@pytest.mark.parametrize("backend,chans", [("timm", 3), ("timm", 6), ("torchvision", 6)])
+def test_grey_fold_is_the_same_function(backend, chans):
+    """Grey crops (3 equal channels per anchor, or one channel per anchor) go through the
+    first convolution folded to one channel: same features and weight gradients as the
+    plain convolution; colour crops take the plain path."""
+    torch.manual_seed(0)
+    enc = VisualEncoder(D, "resnet18", backend=backend, in_chans=chans).eval()
+    assert enc.grey_fold
+    grey = torch.rand(4, chans // 3, 32, 32)
+    tiled = grey.repeat_interleave(3, dim=1)
+    colour = torch.rand(4, chans, 32, 32)
+    with torch.no_grad():
+        folded, given = enc(tiled), enc(grey)
+        enc.grey_fold = False
+        plain, plain_colour = enc(tiled), enc(colour)
+        enc.grey_fold = True
+        assert torch.equal(enc(colour), plain_colour)  # unequal channels: never folded
+    assert torch.equal(folded, given)
+    assert torch.allclose(folded, plain, atol=1e-5)
+
+    target = torch.rand(4, D)
+
+    def conv1_grad(fold: bool) -> torch.Tensor:
+        enc.zero_grad()
+        enc.grey_fold = fold
+        (enc.train()(tiled) * target).sum().backward()
+        return enc.backbone.conv1.weight.grad.clone()
+
+    g_fold, g_plain = conv1_grad(True), conv1_grad(False)
+    assert torch.allclose(g_fold, g_plain, rtol=1e-3, atol=1e-4 * g_plain.abs().max().item())
+    assert "backbone.conv1.weight" in enc.state_dict()  # checkpoints unchanged
+
+
+@pytest.mark.parametrize("backend", ["timm", "torchvision"])
+def test_fused_batchnorm_encoder_is_the_same_function(backend):
+    """For tracking, each BatchNorm of a ResNet encoder is folded into its convolution: same
+    features in eval mode; a training encoder is never folded."""
+    from dreem.models.encoder import fuse_batchnorm
+
+    torch.manual_seed(0)
+    enc = VisualEncoder(D, "resnet18", backend=backend, in_chans=3)
+    x = torch.rand(8, 3, 32, 32)
+    assert fuse_batchnorm(enc) == 0  # training mode: untouched
+    enc(x)  # moves the BatchNorm running statistics away from their initial values
+    enc.eval()
+    with torch.no_grad():
+        before = enc(x)
+        assert fuse_batchnorm(enc) == 20  # stem + 2 per block x 8 + 3 downsamples
+        after = enc(x)
+        grey = enc(x[:, :1])  # the folded grey path still applies
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.modules())
+    assert torch.allclose(after, before, atol=1e-5)
+    assert torch.allclose(grey, enc(x[:, :1].repeat_interleave(3, dim=1)), atol=1e-6)
+
+
 def test_encoder_unknown_name():
     with pytest.raises(ConfigError, match="resnet18"):
         VisualEncoder(D, "resnet_18")

@@ -280,3 +280,67 @@ def test_real_ctc_sequence_res_scores(tmp_path):
     s = evaluate_ctc(tmp_path / "o" / "c_RES", row["labels_path"]).set_index("metric").value
     assert s["ctc_det"] == 1.0  # masks are the GT masks, relabelled
     assert 0.9 < s["ctc_tra"] <= 1.0
+
+
+def _slp_content(path: Path):
+    import sleap_io as sio
+
+    labels = sio.load_slp(str(path), open_videos=False)
+    insts = []
+    for lf in sorted(labels.labeled_frames, key=lambda x: x.frame_idx):
+        for inst in lf.instances:
+            ts = inst.tracking_score
+            insts.append(
+                (
+                    lf.frame_idx,
+                    type(inst).__name__,
+                    np.nan_to_num(inst.numpy(), nan=-1.0).tolist(),
+                    inst.track.name if inst.track else None,
+                    None if ts is None or np.isnan(ts) else round(float(ts), 5),
+                    round(float(getattr(inst, "score", 0.0) or 0.0), 5),
+                )
+            )
+    tracks = [t.name for t in labels.tracks]
+    suggestions = [s.frame_idx for s in labels.suggestions]
+    return insts, tracks, suggestions, labels.videos[0].filename, len(labels.videos)
+
+
+def test_slp_flat_writer_matches_object_writer(tmp_path):
+    """The flat-array .slp writer (one-video files) writes what the object writer writes:
+    user and predicted instances, unassigned ones, NaN nodes, tracks sorted by id."""
+    from types import SimpleNamespace
+
+    import sleap_io as sio
+    from test_io_fixtures import make_slp, make_video
+
+    from dreem.inference import writers
+    from dreem.inference.slp_flat import write_slp_flat
+
+    vid = make_video(tmp_path / "v.mp4", 4)
+    nan_node = [[1.0, 2.0], [np.nan, np.nan]]
+    frames = {
+        0: [([[9.0, 9.0], [8.0, 8.0]], 0, 0.7), ([[1.0, 1.0], [2.0, 2.0]], 1, None)],
+        1: [(nan_node, None, 0.2), ([[5.0, 5.0], [6.0, 6.0]], 0, None)],
+        3: [([[4.0, 4.0], [3.0, 3.0]], 1, 0.9)],
+    }
+    slp = make_slp(tmp_path / "in.slp", [vid], frames)
+    table = pd.DataFrame(  # (frame, instance) -> id; frame 1 instance 1 and frame 3 unassigned
+        {
+            "frame_idx": [0, 0, 1, 1, 3],
+            "instance_idx": [0, 1, 0, 1, 0],
+            "track_id": [7, 2, 2, -1, -1],
+            "confidence": [0.9, 0.8, 0.6, 0.0, 0.0],
+        }
+    )
+    meta = SimpleNamespace(
+        labels_path=str(slp), video_path=str(vid), slp_video_index=0, source_format="slp"
+    )
+    data = SimpleNamespace(meta=meta)
+    lazy = sio.load_slp(str(slp), open_videos=False, lazy=True)
+    provenance = {"dreem_pipeline": "track"}
+    assert write_slp_flat(lazy, table, tmp_path / "flat.slp", [1], str(vid.resolve()), provenance)
+    writers._write_slp_objects(table, data, tmp_path / "obj.slp", [1])
+    flat, objects = _slp_content(tmp_path / "flat.slp"), _slp_content(tmp_path / "obj.slp")
+    assert flat == objects
+    assert flat[1] == ["track_2", "track_7"] and flat[2] == [1]
+    assert flat[3] == str(vid.resolve())

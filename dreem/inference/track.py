@@ -1,11 +1,13 @@
 """Track one crop shard with a checkpoint or the centroid baseline and write the outputs.
 
 Model path: the shard is streamed row group by row group; every crop is normalised, tiled
-to 3 channels per anchor when grey, and encoded exactly once in batches of
-``encode_batch_size`` across frames (crops are dropped after encoding, so memory holds only
-the ``(N, d_model)`` features and the small per-instance arrays). The tracker then reuses
-the cached features for every window. With ``tracker.use_vis_feats: false`` the encoder is
-never run and all features are zero (association from position and time alone).
+to 3 channels per anchor when grey, and encoded exactly once in batches of 64 across frames
+(:mod:`dreem.inference.features`), just ahead of the tracker, which reuses the features for
+every window; features of rows no track's queue holds any more are forgotten, so memory
+holds only the small per-instance arrays and a window of features (plus, with
+``tracker.swap_repair``, one normalised copy of every feature for the repair). With
+``tracker.use_vis_feats: false`` the encoder is never run and all features are zero
+(association from position and time alone).
 
 Device: the checkpoint is loaded onto ``device`` (:func:`dreem.utils.device.resolve_device`:
 ``auto`` = a CUDA GPU when visible), and both the encoding and every association run there;
@@ -23,8 +25,13 @@ import pandas as pd
 
 from dreem.config.dreem import DreemConfig
 from dreem.config.tracker import TrackerConfig
+from dreem.inference.features import StreamedFeatures, ZeroFeatures
+from dreem.inference.features import _tile_grey as _tile_grey  # noqa: F401 - re-exported
+from dreem.inference.features import autocast as _autocast
+from dreem.inference.features import encode_shard as encode_shard  # noqa: F401 - re-exported
+from dreem.inference.features import model_device as _model_device
 from dreem.inference.tracker import TrackResult
-from dreem.io.shards import ShardData, iter_shard, read_shard
+from dreem.io.shards import ShardData, read_shard
 from dreem.utils.errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -70,34 +77,6 @@ def baseline_tracker(model_spec: str, cfg: TrackerConfig):
     )
 
 
-def _tile_grey(x: np.ndarray, channels: int) -> np.ndarray:
-    """``(n, A*C, H, W)`` → ``(n, 3*A, H, W)``; grey (C=1) repeated 3× per anchor."""
-    if channels == 3:
-        return x
-    if channels != 1:
-        raise InputDataError(f"crops with {channels} channels per anchor are not supported")
-    return np.repeat(x, 3, axis=1)
-
-
-def _model_device(model):
-    """The device of the model's parameters (CPU for parameter-less stand-ins)."""
-    import torch
-
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
-def _autocast(device, bf16: bool):
-    """``torch.autocast`` to bfloat16 when ``bf16``, else a no-op context."""
-    import torch
-
-    if not bf16:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
 @contextlib.contextmanager
 def torch_threads(n: int):
     """Temporarily use ``n`` intra-op threads. The per-frame association works on a few dozen
@@ -111,6 +90,24 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def inference_model(model, copy: bool):
+    """The model to track with: eval mode and, for a GTR with a ResNet encoder, BatchNorms
+    folded into the convolutions (the same features, faster; see
+    :func:`dreem.models.encoder.fuse_batchnorm`). ``copy``: fold a copy, not ``model``."""
+    encoder = getattr(model, "visual_encoder", None)
+    if encoder is None:
+        return model.eval() if hasattr(model, "eval") else model
+    from dreem.models.encoder import _is_resnet, fuse_batchnorm
+
+    if copy and _is_resnet(encoder.backbone):
+        import copy as copy_mod
+
+        model = copy_mod.deepcopy(model)
+    model.eval()
+    fuse_batchnorm(model.visual_encoder)
+    return model
 
 
 def uses_bf16(model_cfg: DreemConfig) -> bool:
@@ -129,68 +126,27 @@ def resolve_tracker(tracker_cfg: TrackerConfig | None, model_cfg: DreemConfig) -
     return cfg
 
 
-def encode_shard(
-    model, shard_path: Path, batch_size: int = 64, progress: bool = False, bf16: bool = False
-):
-    """Encode every crop of a shard once; return a ``(N, D)`` float32 CPU tensor.
-
-    Crops are streamed row group by row group and batched across frames; only the features
-    stay in memory.
+def model_associate(model, feats, boxes_norm: np.ndarray, times: np.ndarray, bf16: bool = False):
+    """``associate(ref_rows, query_rows) -> (n_q, n_ref)`` logits from encoded features:
+    a ``(N, D)`` tensor, or a source with ``gather(ref, query)`` (:class:`StreamedFeatures`).
     """
     import torch
 
     device = _model_device(model)
-    feats: list = []
-    pending: list[np.ndarray] = []
-    n_pending = 0
-
-    def flush() -> None:
-        nonlocal pending, n_pending
-        if not pending:
-            return
-        x = torch.from_numpy(np.concatenate(pending)).to(device)
-        with torch.inference_mode(), _autocast(device, bf16):
-            feats.append(model.encode(x).float().cpu())
-        pending, n_pending = [], 0
-
-    groups = iter_shard(shard_path, with_crops=True)
-    if progress:
-        from tqdm.auto import tqdm
-
-        groups = tqdm(groups, desc=f"encode {Path(shard_path).name}", unit="group")
-    for data in groups:
-        ch = data.meta.channels
-        pos = 0
-        while pos < len(data):
-            hi = min(pos + batch_size - n_pending, len(data))
-            pending.append(_tile_grey(data.normalized_crops(slice(pos, hi)), ch))
-            n_pending += hi - pos
-            pos = hi
-            if n_pending >= batch_size:
-                flush()
-        data.crops = None
-    flush()
-    if not feats:
-        return torch.zeros((0, 0))
-    return torch.cat(feats)
-
-
-def model_associate(model, feats, boxes_norm: np.ndarray, times: np.ndarray, bf16: bool = False):
-    """``associate(ref_rows, query_rows) -> (n_q, n_ref)`` logits from cached features."""
-    import torch
-
-    device = _model_device(model)
-    feats = feats.to(device)
+    if isinstance(feats, torch.Tensor):
+        feats = feats.to(device)
     boxes_t = torch.from_numpy(np.nan_to_num(boxes_norm).astype(np.float32)).to(device)
     times_t = torch.from_numpy(np.asarray(times, np.int64)).to(device)
 
     def associate(ref: np.ndarray, query: np.ndarray) -> np.ndarray:
         r = torch.from_numpy(np.asarray(ref, np.int64)).to(device)
         q = torch.from_numpy(np.asarray(query, np.int64)).to(device)
+        if isinstance(feats, torch.Tensor):
+            f_ref, f_q = feats[r], feats[q]
+        else:
+            f_ref, f_q = (x.to(device) for x in feats.gather(ref, query))
         with torch.inference_mode(), _autocast(device, bf16):
-            out = model.associate(
-                feats[r], boxes_t[r], times_t[r], feats[q], boxes_t[q], times_t[q]
-            )
+            out = model.associate(f_ref, boxes_t[r], times_t[r], f_q, boxes_t[q], times_t[q])
         return out[-1].float().cpu().numpy()
 
     return associate
@@ -235,18 +191,26 @@ def run_tracking(
         target = resolve_device(device)
         model, model_cfg = load_model_from_checkpoint(model_spec, map_location=target)
         log.info("tracking on %s", target)
-    else:  # an already loaded (model, cfg) pair
+        model = inference_model(model, copy=False)
+    else:  # an already loaded (model, cfg) pair: the caller's model is left as it is
         model, model_cfg = model_spec
+        model = inference_model(model, copy=True)
     tracker = Tracker(resolve_tracker(tracker_cfg, model_cfg))
     bf16 = uses_bf16(model_cfg)
-    if hasattr(model, "eval"):
-        model.eval()
     import torch
 
-    if tracker.use_vis_feats:
-        feats = encode_shard(model, shard_path, progress=progress, bf16=bf16)
+    if tracker.use_vis_feats:  # encoded just ahead of the tracker (all threads); flat memory
+        feats = StreamedFeatures(
+            model,
+            shard_path,
+            data.frame_idx,
+            bf16=bf16,
+            threads=torch.get_num_threads(),
+            keep_normalized=tracker.cfg.swap_repair is not None,
+        )
     else:
-        feats = torch.zeros((len(data), _feature_dim(model, model_cfg)))
+        feats = ZeroFeatures(_feature_dim(model, model_cfg))
+    feats.live_rows = tracker.queued_rows
     h, w = data.meta.frame_height, data.meta.frame_width
     boxes_norm = data.bbox / np.array([h, w, h, w], np.float32)
     assoc = model_associate(model, feats, boxes_norm, data.frame_idx, bf16=bf16)
@@ -269,13 +233,9 @@ def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feat
     """``result`` with short swaps undone when ``tracker.swap_repair`` is set."""
     if cfg.swap_repair is None:
         return result
-    import torch
-
     from dreem.inference.smoothing import repair_swaps
 
-    normed = (
-        torch.nn.functional.normalize(feats.float().cpu(), dim=1).numpy() if len(feats) else None
-    )
+    normed = feats.normalized() if isinstance(feats, StreamedFeatures) else None
     ids, n = repair_swaps(
         frame_idx,
         centroids,

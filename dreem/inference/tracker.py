@@ -58,6 +58,7 @@ is *uncertain* when any of its confidences is below ``confidence_threshold`` (> 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -150,6 +151,14 @@ class Tracker:
     @property
     def use_vis_feats(self) -> bool:
         return self.cfg.use_vis_feats
+
+    def queued_rows(self) -> np.ndarray:
+        """Rows held in any track's queue (active or expired): every reference row that
+        association can still be asked about."""
+        queues = [*self.active.values(), *self.expired.values()]
+        if not queues:
+            return np.zeros(0, np.int64)
+        return np.fromiter(itertools.chain.from_iterable(queues), np.int64)
 
     def reset(self) -> None:
         """Forget every track and id (called at the start of each video)."""

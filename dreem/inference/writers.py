@@ -4,7 +4,8 @@ All outputs are written atomically (temporary sibling, then rename). Each writer
 optional ``stage`` (from :func:`dreem.utils.atomic.atomic_group`): the track stage passes
 one so that a video's table, CSV and native output are published together or not at all.
 
-SLEAP (:func:`write_slp`): the input ``.slp`` is reloaded and only the shard's video is kept,
+SLEAP (:func:`write_slp`; one-video files through flat arrays, :mod:`dreem.inference.slp_flat`,
+same output): the input ``.slp`` is reloaded and only the shard's video is kept,
 with every labelled frame and every instance of the input exactly once (user instances stay
 ``Instance``, predicted stay ``PredictedInstance``; points and scores unchanged). Tracks
 come only from the predictions (``track_0``, ``track_1``, … named by predicted id; the input
@@ -66,6 +67,15 @@ def write_table(
     return pq_path, csv_path
 
 
+def _load_labels(path: str, lazy: bool):
+    import sleap_io as sio
+
+    try:
+        return sio.load_slp(path, open_videos=False, lazy=lazy)
+    except Exception as e:
+        raise InputDataError(f"cannot read SLEAP labels file {path}: {e}") from e
+
+
 def write_slp(
     table: pd.DataFrame,
     data: ShardData,
@@ -73,14 +83,49 @@ def write_slp(
     uncertain_frames=(),
     stage: Stage | None = None,
 ) -> Path:
-    """Write the predictions of a SLEAP shard as a ``.slp`` (see module docstring)."""
+    """Write the predictions of a SLEAP shard as a ``.slp`` (see module docstring).
+
+    A one-video file is rewritten from sleap-io's flat arrays (memory and time a small
+    fraction of one object per instance; long videos); other files through the objects.
+    """
+    from dreem.inference.slp_flat import write_slp_flat
+
+    meta = data.meta
+    labels = _load_labels(str(meta.labels_path), lazy=True)
+    if not 0 <= meta.slp_video_index < len(labels.videos):
+        raise InputDataError(
+            f"{meta.labels_path}: slp_video_index {meta.slp_video_index} out of range"
+        )
+    out_path = Path(out_path)
+    written = write_slp_flat(
+        labels,
+        table,
+        uncertain_frames,
+        _provenance(meta),
+        point_video=lambda video: _point_video_at(video, Path(meta.video_path), out_path),
+        output=lambda: _output(out_path, stage),
+    )
+    if written:
+        return out_path
+    return _write_slp_objects(table, data, out_path, uncertain_frames, stage)
+
+
+def _provenance(meta: ShardMeta) -> dict:
+    return {
+        "dreem_pipeline": "track",
+        "source": str(meta.labels_path),
+        "video_path": str(Path(meta.video_path).resolve()),
+    }
+
+
+def _write_slp_objects(
+    table: pd.DataFrame, data: ShardData, out_path: Path, uncertain_frames, stage: Stage | None
+) -> Path:
+    """:func:`write_slp` through sleap-io objects (any file)."""
     import sleap_io as sio
 
     meta = data.meta
-    try:
-        labels = sio.load_slp(str(meta.labels_path), open_videos=False)
-    except Exception as e:
-        raise InputDataError(f"cannot read SLEAP labels file {meta.labels_path}: {e}") from e
+    labels = _load_labels(str(meta.labels_path), lazy=False)
     if not 0 <= meta.slp_video_index < len(labels.videos):
         raise InputDataError(
             f"{meta.labels_path}: slp_video_index {meta.slp_video_index} out of range"
@@ -115,11 +160,7 @@ def write_slp(
         skeletons=list(labels.skeletons),
         tracks=[tracks[t] for t in sorted(tracks)],
         suggestions=[sio.SuggestionFrame(video=video, frame_idx=int(f)) for f in uncertain_frames],
-        provenance={
-            "dreem_pipeline": "track",
-            "source": str(meta.labels_path),
-            "video_path": str(Path(meta.video_path).resolve()),
-        },
+        provenance=_provenance(meta),
     )
     with _output(Path(out_path), stage) as tmp:
         sio.save_slp(out, str(tmp), verbose=False)

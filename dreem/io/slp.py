@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from dreem.io.slp_arrays import SlpArrays, read_slp_arrays
 from dreem.io.source_types import SourceFrame, SourceInstance, progress_bar, require_file
 from dreem.io.video import is_grey, probe_video, read_frames_sequential
 from dreem.utils.errors import InputDataError
@@ -65,6 +66,72 @@ class _FrameLabels:
     frame_idx: int
     instances: list[SourceInstance]
 
+    def release(self) -> None:
+        """Nothing to free: the instances are kept for the next iteration."""
+
+
+class _ArrayFrame:
+    """One labelled frame of :class:`_ArrayFrames`; its instances are built on access."""
+
+    __slots__ = ("frame_idx", "_owner", "_rows", "_cache")
+
+    def __init__(self, frame_idx: int, owner: _ArrayFrames, rows: np.ndarray):
+        self.frame_idx = frame_idx
+        self._owner, self._rows, self._cache = owner, rows, None
+
+    @property
+    def instances(self) -> list[SourceInstance]:
+        if self._cache is None:
+            self._cache = self._owner.instances(self._rows)
+        return self._cache
+
+    def release(self) -> None:
+        self._cache = None
+
+
+class _ArrayFrames:
+    """The kept labelled frames of a video over :class:`SlpArrays`, sorted by frame index
+    (a sequence of frames, each with ``frame_idx`` and ``instances``)."""
+
+    def __init__(self, a: SlpArrays, keep: np.ndarray, order: np.ndarray, track_names):
+        self.a, self.track_names = a, list(track_names)
+        self._frames = []
+        for pos in order:
+            lo, hi = a.frame_start[pos], a.frame_start[pos + 1]
+            rows = lo + np.flatnonzero(keep[lo:hi])
+            if len(rows):
+                self._frames.append(_ArrayFrame(int(a.frame_idx[pos]), self, rows))
+        tids = a.track_id[keep]
+        self.n_instances = int(keep.sum())
+        self.n_tracks = len(np.unique(tids[tids >= 0]))
+
+    def __iter__(self):
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, i):
+        return self._frames[i]
+
+    def instances(self, rows: np.ndarray) -> list[SourceInstance]:
+        a = self.a
+        out = []
+        for r in rows:
+            tid = int(a.track_id[r])
+            out.append(
+                SourceInstance(
+                    instance_idx=int(a.instance_idx[r]),
+                    track_id=tid,
+                    track_name=self.track_names[tid] if tid >= 0 else None,
+                    score=float(a.score[r]),
+                    points=a.points[r].copy(),
+                    mask=None,
+                    is_predicted=bool(a.predicted[r]),
+                )
+            )
+        return out
+
 
 class SleapSource:
     """Labels of one video of a ``.slp`` file plus sequential access to its pixels."""
@@ -84,8 +151,8 @@ class SleapSource:
         self.video_path = require_file(Path(video_path), "video file")
         self.slp_video_index = int(slp_video_index)
         self.extra = dict(extra or {})
-        try:
-            labels = sio.load_slp(str(self.labels_path), open_videos=False)
+        try:  # lazily: the frame/instance/point tables stay flat arrays (slp_arrays)
+            labels = sio.load_slp(str(self.labels_path), open_videos=False, lazy=True)
         except Exception as e:  # sleap-io raises many types for corrupt files
             raise InputDataError(f"cannot read SLEAP labels file {self.labels_path}: {e}") from e
         if not labels.videos:
@@ -104,33 +171,37 @@ class SleapSource:
         self.track_names: list[str] = [t.name for t in labels.tracks]
         self.n_dropped_nan = 0
         self.n_dropped_predicted = 0
-        track_index = {id(t): i for i, t in enumerate(labels.tracks)}
-        self._frames: list[_FrameLabels] = []
-        lfs = sorted(
-            (lf for lf in labels.labeled_frames if lf.video is video), key=lambda lf: lf.frame_idx
-        )
-        for lf in lfs:
-            insts = self._frame_instances(lf, skeleton, track_index)
-            if insts:
-                self._frames.append(_FrameLabels(int(lf.frame_idx), insts))
+        arrays = read_slp_arrays(labels, self.slp_video_index, self.node_names)
+        if arrays is not None:
+            self._frames: _ArrayFrames | list[_FrameLabels] = self._array_frames(arrays)
+        else:  # eager labels: one object per instance
+            labels = sio.load_slp(str(self.labels_path), open_videos=False)
+            video = labels.videos[self.slp_video_index]
+            skeleton = labels.skeletons[-1] if labels.skeletons else None
+            self._frames = self._object_frames(labels, video, skeleton)
+        frame_ids = [fl.frame_idx for fl in self._frames]
         seen: set[int] = set()
-        for fl in self._frames:
-            if fl.frame_idx in seen:
+        for f in frame_ids:
+            if f in seen:
                 raise InputDataError(
-                    f"{self.labels_path}: frame {fl.frame_idx} is labelled twice for video "
+                    f"{self.labels_path}: frame {f} is labelled twice for video "
                     f"{self.slp_video_index}"
                 )
-            seen.add(fl.frame_idx)
-        if not self._frames:
+            seen.add(f)
+        if not frame_ids:
             raise InputDataError(
                 f"{self.labels_path}: no labelled instances for video {self.slp_video_index} "
                 f"({video.filename}) after skipping {self.n_dropped_nan} all-NaN instances"
             )
-        self.n_labeled_frames = len(self._frames)
-        self.n_instances = sum(len(f.instances) for f in self._frames)
-        self.n_tracks = len(
-            {i.track_id for f in self._frames for i in f.instances if i.track_id >= 0}
-        )
+        self.n_labeled_frames = len(frame_ids)
+        if isinstance(self._frames, _ArrayFrames):
+            self.n_instances = self._frames.n_instances
+            self.n_tracks = self._frames.n_tracks
+        else:
+            self.n_instances = sum(len(f.instances) for f in self._frames)
+            self.n_tracks = len(
+                {i.track_id for f in self._frames for i in f.instances if i.track_id >= 0}
+            )
 
         meta = getattr(video, "backend_metadata", {}) or {}
         probe = probe_video(self.video_path)
@@ -151,6 +222,53 @@ class SleapSource:
                 f"labels reference frame {last} but video {self.video_path} has "
                 f"{self.n_frames} frames ({self.labels_path})"
             )
+
+    def _object_frames(self, labels, video, skeleton) -> list[_FrameLabels]:
+        """The labelled frames of ``video`` from sleap-io objects, sorted by frame index."""
+        track_index = {id(t): i for i, t in enumerate(labels.tracks)}
+        frames = []
+        lfs = sorted(
+            (lf for lf in labels.labeled_frames if lf.video is video), key=lambda lf: lf.frame_idx
+        )
+        for lf in lfs:
+            insts = self._frame_instances(lf, skeleton, track_index)
+            if insts:
+                frames.append(_FrameLabels(int(lf.frame_idx), insts))
+        return frames
+
+    def _array_frames(self, a: SlpArrays) -> _ArrayFrames:
+        """The same selection as :meth:`_object_frames`, on flat arrays: all-NaN instances
+        dropped, one instance per track per frame, frames sorted by frame index."""
+        keep = np.isfinite(a.points).any(axis=(1, 2))
+        self.n_dropped_nan = int((~keep).sum())
+        n_frames = len(a.frame_idx)
+        frame_of = np.repeat(np.arange(n_frames), np.diff(a.frame_start))
+        order = np.argsort(a.frame_idx, kind="stable")  # frame rows by frame index
+        rank = np.empty(n_frames, np.int64)
+        rank[order] = np.arange(n_frames)
+        tracked = np.flatnonzero(keep & (a.track_id >= 0))
+        key = frame_of[tracked] * (int(a.track_id.max(initial=0)) + 1) + a.track_id[tracked]
+        _, first, inverse, counts = np.unique(
+            key, return_index=True, return_inverse=True, return_counts=True
+        )
+        for g in sorted(
+            np.flatnonzero(counts > 1), key=lambda g: (rank[frame_of[tracked[first[g]]]], first[g])
+        ):
+            members = tracked[inverse == g]
+            users = members[~a.predicted[members]]
+            if len(users) == 1:
+                preds = members[a.predicted[members]]
+                keep[preds] = False
+                self.n_dropped_predicted += len(preds)
+                continue
+            tid = int(a.track_id[members[0]])
+            raise InputDataError(
+                f"{self.labels_path}: frame {int(a.frame_idx[frame_of[members[0]]])} has "
+                f"{len(members)} instances of track {self.track_names[tid]!r} (track id {tid}, "
+                f"instance indices {[int(a.instance_idx[m]) for m in members]}); one instance "
+                "per track per frame is required"
+            )
+        return _ArrayFrames(a, keep, order, self.track_names)
 
     def _frame_instances(self, lf, skeleton, track_index: dict[int, int]) -> list[SourceInstance]:
         import sleap_io as sio
@@ -211,6 +329,7 @@ class SleapSource:
             it, len(frames), f"decode {self.video_path.name}", progress
         ):
             yield SourceFrame(frame_idx, image, frames[frame_idx].instances)
+            frames[frame_idx].release()
 
     def close(self) -> None:
         """Nothing is held open between iterations."""

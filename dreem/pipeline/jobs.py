@@ -107,6 +107,8 @@ def train_job(
         record={"params": params, "code": code},
         callbacks=callbacks,
     )
+    if result.get("rank", 0) != 0:  # DDP: not the main process, which writes the outputs
+        return result
     title = f"{model}: training curves"
     plot_training_curves(out_dir / "metrics.csv", out_dir / "curves.png", title=title)
     return result

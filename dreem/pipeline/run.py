@@ -52,6 +52,8 @@ def train(plan: Plan, model: str) -> dict:
         plan.train_shards(model, "val"),
         Path(plan.train_dir(model)),
     )
+    if result.get("rank", 0) != 0:  # DDP: not the main process, which publishes
+        return {**result, "checkpoint": plan.checkpoint(model)}
     trained = Path(plan.train_dir(model)) / "best.ckpt"
     jobs.publish_job(trained, plan.publish_config(model), Path(plan.checkpoint(model)))
     return {**result, "checkpoint": plan.checkpoint(model)}

@@ -68,7 +68,13 @@ class GTRLightning(L.LightningModule):
     def _log_loss(self, name: str, loss, clip) -> None:
         """Per-epoch mean, weighted by the clip's number of instances."""
         self.log(
-            name, loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(clip.gt_ids)
+            name,
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(clip.gt_ids),
+            sync_dist=self._trainer is not None and self.trainer.world_size > 1,  # DDP: all ranks
         )
 
     def _step_loss(self, clip, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:

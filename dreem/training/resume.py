@@ -110,11 +110,14 @@ def train_resumable(
     it trains afresh. Used by the pipeline's train job and by ``dreem train``."""
     import logging
 
+    from dreem.training.ddp import is_main_process
     from dreem.training.train import train_model
 
     log = logging.getLogger(__name__)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
+    if not is_main_process():  # DDP: the main process owns the run's state and markers
+        return train_model(cfg, list(train_shards), list(val_shards), out_dir, seed=seed)
     if (ckpt_dir / FINISHED).is_file():
         shutil.rmtree(ckpt_dir)  # a finished run is never "resumed" (forced rerun)
     fingerprint = run_fingerprint(record, [*train_shards, *val_shards])

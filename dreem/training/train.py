@@ -121,6 +121,7 @@ def train_model(
 
     from dreem.config.load import save_config
     from dreem.data.dataset import ClipDataset
+    from dreem.training.ddp import cluster_plugins, cpu_threads_per_process
     from dreem.training.factories import build_callbacks, build_dataloader, build_logger
     from dreem.training.module import GTRLightning
     from dreem.utils.seed import seed_everything
@@ -138,7 +139,10 @@ def train_model(
     seed_everything(seed)
     L.seed_everything(seed, workers=True, verbose=False)
     if not torch.cuda.is_available():
-        torch.set_num_threads(_cpu_threads())
+        accelerator = "cpu" if cfg.trainer.accelerator == "auto" else cfg.trainer.accelerator
+        torch.set_num_threads(
+            cpu_threads_per_process(_cpu_threads(), accelerator, cfg.trainer.devices)
+        )
     torch.set_float32_matmul_precision("medium")
 
     ds, dl = cfg.dataset, cfg.dataloader
@@ -174,6 +178,9 @@ def train_model(
     tr_cfg = trainer_kwargs(cfg.trainer)
     if not has_val:
         tr_cfg["limit_val_batches"] = 0
+    plugins = cluster_plugins(cfg.trainer.devices, cfg.trainer.num_nodes)
+    if plugins:
+        tr_cfg["plugins"] = plugins
     try:
         trainer = L.Trainer(
             logger=loggers, callbacks=callbacks, default_root_dir=str(out_dir), **tr_cfg
@@ -190,24 +197,36 @@ def train_model(
     )
 
     ckpt_cb = next(c for c in callbacks if isinstance(c, L.pytorch.callbacks.ModelCheckpoint))
+    summary = {
+        "epochs": int(trainer.current_epoch),
+        "global_step": int(trainer.global_step),
+        "world_size": int(trainer.world_size),
+        "rank": int(trainer.global_rank),
+        "train_seconds": meter.seconds,
+        "instances_per_s": meter.instances / max(meter.seconds, 1e-9),
+        "clips_per_s": meter.clips / max(meter.seconds, 1e-9),
+    }
     last_src = ckpt_dir / "last.ckpt"
-    if not last_src.is_file():  # e.g. every_n_epochs larger than the run
+    if not last_src.is_file():  # e.g. no epoch ran; every process (DDP: a collective call)
         trainer.save_checkpoint(last_src)
+    if trainer.global_rank != 0:  # DDP: only the main process writes the outputs
+        return {
+            **summary,
+            "best_ckpt": None,
+            "last_ckpt": None,
+            "best_score": None,
+            "seconds": time.perf_counter() - t_start,
+        }
     best_src = ckpt_cb.best_model_path or str(last_src)
     best = _copy_atomic(best_src, out_dir / "best.ckpt")
     last = _copy_atomic(last_src, out_dir / "last.ckpt")
     _merge_csv_logs(Path(csv_logger.root_dir), out_dir / "metrics.csv")
 
-    seconds = time.perf_counter() - t_start
-    train_s = max(meter.seconds, 1e-9)
     return {
+        **summary,
         "best_ckpt": best,
         "last_ckpt": last,
-        "epochs": int(trainer.current_epoch),
-        "seconds": seconds,
-        "train_seconds": meter.seconds,
-        "instances_per_s": meter.instances / train_s,
-        "clips_per_s": meter.clips / train_s,
+        "seconds": time.perf_counter() - t_start,
         "best_score": float(ckpt_cb.best_model_score)
         if ckpt_cb.best_model_score is not None
         else None,
