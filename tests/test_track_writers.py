@@ -305,7 +305,7 @@ def _slp_content(path: Path):
     return insts, tracks, suggestions, labels.videos[0].filename, len(labels.videos)
 
 
-def test_slp_flat_writer_matches_object_writer(tmp_path):
+def test_slp_flat_writer_matches_object_writer(tmp_path, monkeypatch):
     """The flat-array .slp writer (one-video files) writes what the object writer writes:
     user and predicted instances, unassigned ones, NaN nodes, tracks sorted by id."""
     from types import SimpleNamespace
@@ -314,7 +314,6 @@ def test_slp_flat_writer_matches_object_writer(tmp_path):
     from test_io_fixtures import make_slp, make_video
 
     from dreem.inference import writers
-    from dreem.inference.slp_flat import write_slp_flat
 
     vid = make_video(tmp_path / "v.mp4", 4)
     nan_node = [[1.0, 2.0], [np.nan, np.nan]]
@@ -336,11 +335,15 @@ def test_slp_flat_writer_matches_object_writer(tmp_path):
         labels_path=str(slp), video_path=str(vid), slp_video_index=0, source_format="slp"
     )
     data = SimpleNamespace(meta=meta)
-    lazy = sio.load_slp(str(slp), open_videos=False, lazy=True)
-    provenance = {"dreem_pipeline": "track"}
-    assert write_slp_flat(lazy, table, tmp_path / "flat.slp", [1], str(vid.resolve()), provenance)
-    writers._write_slp_objects(table, data, tmp_path / "obj.slp", [1])
+    writers._write_slp_objects(table, data, tmp_path / "obj.slp", [1], None)
+
+    def no_objects(*args):
+        raise AssertionError("a one-video file goes through the flat writer")
+
+    monkeypatch.setattr(writers, "_write_slp_objects", no_objects)
+    writers.write_slp(table, data, tmp_path / "flat.slp", [1])
     flat, objects = _slp_content(tmp_path / "flat.slp"), _slp_content(tmp_path / "obj.slp")
     assert flat == objects
     assert flat[1] == ["track_2", "track_7"] and flat[2] == [1]
-    assert flat[3] == str(vid.resolve())
+    assert flat[3] == writers.video_reference(vid, tmp_path / "flat.slp") == "v.mp4"
+
