@@ -310,7 +310,6 @@ def test_slp_flat_writer_matches_object_writer(tmp_path, monkeypatch):
     user and predicted instances, unassigned ones, NaN nodes, tracks sorted by id."""
     from types import SimpleNamespace
 
-    import sleap_io as sio
     from test_io_fixtures import make_slp, make_video
 
     from dreem.inference import writers
