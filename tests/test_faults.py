@@ -45,7 +45,7 @@ DREEM = {
 def fault_config(root: Path) -> Path:
     (root / "dreem tiny.yaml").write_text(yaml.safe_dump(DREEM))
     cfg = tiny_config(root)
-    cfg["demo"]["animals"]["n_frames"] = {"train": 64, "val": 8, "test": 8}  # 16 steps/epoch
+    cfg["demo"]["animals"]["train"]["n_frames"] = [64, 64]  # 16 steps/epoch
     cfg["evaluate"]["render"] = False
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -16,7 +16,11 @@ def _ckpt(path: Path) -> Path:
     return path
 
 
-def test_models_are_named_uniquely_never_by_file_name_alone(tmp_path: Path) -> None:
+def test_models_are_named_uniquely_never_by_file_name_alone(tmp_path: Path, monkeypatch) -> None:
+    import dreem.models.checkpoint as checkpoint
+
+    loaded = []  # every checkpoint is opened (a bad file fails before any output)
+    monkeypatch.setattr(checkpoint, "load_model_from_checkpoint", loaded.append)
     a = _ckpt(tmp_path / "runA" / "best.ckpt")
     b = _ckpt(tmp_path / "runB" / "best.ckpt")
     c = _ckpt(tmp_path / "other" / "runA" / "best.ckpt")
@@ -25,6 +29,7 @@ def test_models_are_named_uniquely_never_by_file_name_alone(tmp_path: Path) -> N
     assert specs["runA"]["checkpoint"] == str(a.resolve())
     assert specs["runA-2"]["checkpoint"] == str(c.resolve())
     assert specs["baseline-motion"] == {"baseline": "motion"}
+    assert sorted(map(str, loaded)) == sorted(map(str, [a, b, c, a]))
     with pytest.raises(InputDataError, match="checkpoint not found"):
         model_specs([str(tmp_path / "missing.ckpt")])
 

@@ -224,7 +224,7 @@ def test_default_config_is_valid() -> None:
     finally:
         os.chdir(old)
     assert loaded.demo.enabled is True
-    assert set(loaded.evaluate.models) == {"gtr", "baseline"}
+    assert set(loaded.evaluate.models) == {"gtr", "baseline", "motion"}
     assert {"animals_test", "cells_test"} <= set(loaded.evaluate.datasets)
 
 
@@ -269,7 +269,11 @@ def test_fresh_default_config_dry_runs(tmp_path: Path) -> None:
     jobs = planned(work, None)
     assert jobs["demo"] == 1 and jobs["train"] == 1 and jobs["aggregate"] == 1
     assert jobs["discover"] >= 4 and jobs["extract"] >= jobs["discover"]
-    assert jobs["track"] == jobs["evaluate"] > 0 and jobs.get("render", 0) >= 1
+    from dreem.synth.demo import ANIMAL_DEFAULTS
+
+    new = len(ANIMAL_DEFAULTS["test"])  # track-only: animals_new (untracked test clips), gtr
+    assert jobs["track"] == jobs["evaluate"] + new and jobs["evaluate"] > 0
+    assert jobs.get("render", 0) >= 1
     assert not (work / "demo_data").exists()
     # the cluster profile parses too (plugin options, per-rule resources, job arrays)
     slurm = REPO / "profiles" / "slurm"

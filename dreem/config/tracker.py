@@ -56,6 +56,16 @@ class SwapRepairConfig(Section):
 
     max_len: Int = doc(2, "longest stretch of frames repaired", ge=1)
     ratio: Float = doc(0.5, "required improvement of the interpolation fit", gt=0, le=1)
+    tail_window: Int | None = doc(
+        None,
+        "also undo lasting swaps: compare each track's mean appearance over this many "
+        "detections before and after every cut and exchange the tails when that fits better "
+        "(dreem.inference.smoothing.repair_tail_swaps); null = off",
+        ge=1,
+    )
+    tail_margin: Float = doc(
+        0.1, "mean cosine gain a tail exchange needs (with tail_window)", gt=0, le=2
+    )
 
 
 class TrackerConfig(Section):

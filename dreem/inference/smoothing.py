@@ -13,6 +13,13 @@ below ``ratio`` times the current one) *and*, when appearance features are given
 detection inside the stretch also looks more like the other track (cosine similarity to
 that track's detections just before and after), they are exchanged. Stretches of 1 to
 ``max_len`` frames are tried (longest first), the best improvement first, until nothing improves.
+
+Lasting swaps (``tail_window``, :func:`repair_tail_swaps`): after an occlusion, or where two
+animals look alike for a few frames (both half behind the same occluder), the tracker can
+carry two identities on exchanged tracks for the rest of the video. Each track's mean
+appearance over a window before and after a cut then disagrees with itself and agrees with
+the other's; exchanging the tails, where the exchanged links are physically possible, undoes
+it. This is the track-level memory of appearance a frame-by-frame tracker lacks.
 """
 
 from __future__ import annotations
@@ -106,3 +113,127 @@ def _looks_swapped(rows, feats, before: int, after: int, stretch, a: int, b: int
         cur += float(fa @ ref_a + fb @ ref_b)
         swp += float(fa @ ref_b + fb @ ref_a)
     return swp > cur
+
+
+def repair_tail_swaps(
+    frame_idx: np.ndarray,
+    centroids: np.ndarray,
+    track_id: np.ndarray,
+    feats: np.ndarray,
+    window: int = 10,
+    margin: float = 0.1,
+) -> tuple[np.ndarray, int]:
+    """Track ids with lasting swaps undone by each track's appearance memory.
+
+    After an occlusion or a crossing the tracker can carry two identities on exchanged
+    tracks for the rest of the video; no short stretch is then wrong, so
+    :func:`repair_swaps` cannot see it. For every pair of tracks ``a``, ``b`` and every cut
+    between frames, the mean feature of each track's last ``window`` detections before the
+    cut is compared (cosine) with the mean of each track's first ``window`` after it; when
+    exchanging the tails fits better by more than ``margin`` (the mean of the two cosine
+    gains) and both exchanged links are physically possible (no faster than the tracks'
+    own 99th-percentile speed × 1.5 over the frames between them), the ids after the cut
+    are exchanged. The best cut first, until none is left.
+    """
+    ids = np.asarray(track_id, np.int64).copy()
+    frames = np.asarray(frame_idx, np.int64)
+    cen = np.asarray(centroids, np.float64)
+    feats = np.asarray(feats, np.float32)
+    ok = (ids >= 0) & np.all(np.isfinite(cen), axis=1)
+    vmax = _speed_limit(frames, cen, ids, ok)
+    n_repaired = 0
+    if vmax is None or window < 1:
+        return ids, 0
+    for _ in range(int(ok.sum())):  # each exchange strictly improves; bounded anyway
+        best = _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax)
+        if best is None:
+            break
+        a, b, cut = best
+        after = ok & (frames > cut)
+        on_a, on_b = after & (ids == a), after & (ids == b)
+        ids[on_a], ids[on_b] = b, a
+        n_repaired += 1
+    return ids, n_repaired
+
+
+def _speed_limit(frames, cen, ids, ok) -> float | None:
+    """1.5 × the 99th percentile of the tracks' per-frame speed (pixels per frame)."""
+    speeds = []
+    for t in np.unique(ids[ok]):
+        rows = np.flatnonzero(ok & (ids == t))
+        if len(rows) > 1:
+            dt = np.diff(frames[rows]).astype(np.float64)
+            step = np.hypot(*np.diff(cen[rows], axis=0).T)
+            speeds.append(step[dt > 0] / dt[dt > 0])
+    if not speeds or not len(np.concatenate(speeds)):
+        return None
+    return 1.5 * float(np.percentile(np.concatenate(speeds), 99)) + 1e-6
+
+
+def _track_windows(frames, feats, rows):
+    """Per track: frames, cumulative features (for window means)."""
+    f = frames[rows]
+    cs = np.vstack([np.zeros((1, feats.shape[1]), np.float64), np.cumsum(feats[rows], 0)])
+    return f, cs
+
+
+def _window_means(cs, start, stop):
+    """Unit mean feature of rows ``[start, stop)`` of a track (per cut)."""
+    m = (cs[stop] - cs[start]) / np.maximum(stop - start, 1)[:, None]
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
+
+
+def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax):
+    """The (a, b, cut frame) whose tail exchange gains most beyond ``margin``; or None."""
+    tracks = np.unique(ids[ok])
+    info = {}
+    for t in tracks:
+        rows = np.flatnonzero(ok & (ids == t))
+        info[t] = (rows, *_track_windows(frames, feats, rows))
+    best, best_gain = None, margin
+    for i, a in enumerate(tracks):
+        ra, fa, csa = info[a]
+        for b in tracks[i + 1 :]:
+            rb, fb, csb = info[b]
+            lo, hi = max(fa[0], fb[0]), min(fa[-1], fb[-1])
+            if lo >= hi:
+                continue
+            cuts = np.unique(np.concatenate([fa, fb]))
+            cuts = cuts[(cuts >= lo) & (cuts < hi)]
+            ia = np.searchsorted(fa, cuts, "right")  # first row after the cut
+            ib = np.searchsorted(fb, cuts, "right")
+            # both tracks seen within `window` frames on both sides of the cut
+            near = (
+                (fa[ia - 1] > cuts - window)
+                & (fb[ib - 1] > cuts - window)
+                & (fa[np.minimum(ia, len(fa) - 1)] <= cuts + window)
+                & (fb[np.minimum(ib, len(fb) - 1)] <= cuts + window)
+                & (ia < len(fa))
+                & (ib < len(fb))
+            )
+            if not near.any():
+                continue
+            cuts, ia, ib = cuts[near], ia[near], ib[near]
+            a_pre = _window_means(csa, np.maximum(ia - window, 0), ia)
+            a_post = _window_means(csa, ia, np.minimum(ia + window, len(fa)))
+            b_pre = _window_means(csb, np.maximum(ib - window, 0), ib)
+            b_post = _window_means(csb, ib, np.minimum(ib + window, len(fb)))
+            keep = np.einsum("nd,nd->n", a_pre, a_post) + np.einsum("nd,nd->n", b_pre, b_post)
+            swap = np.einsum("nd,nd->n", a_pre, b_post) + np.einsum("nd,nd->n", b_pre, a_post)
+            gain = (swap - keep) / 2
+            possible = _link_possible(fa, ra, ia - 1, fb, rb, ib, cen, vmax) & _link_possible(
+                fb, rb, ib - 1, fa, ra, ia, cen, vmax
+            )
+            gain = np.where(possible, gain, -np.inf)
+            k = int(np.argmax(gain))
+            if gain[k] > best_gain:
+                best, best_gain = (int(a), int(b), int(cuts[k])), float(gain[k])
+    return best
+
+
+def _link_possible(f_from, r_from, i_from, f_to, r_to, i_to, cen, vmax) -> np.ndarray:
+    """True where going from row ``i_from`` of one track to ``i_to`` of another is no
+    faster than ``vmax``."""
+    dt = (f_to[i_to] - f_from[i_from]).astype(np.float64)
+    dist = np.hypot(*(cen[r_to[i_to]] - cen[r_from[i_from]]).T)
+    return (dt > 0) & (dist <= vmax * dt)

@@ -233,13 +233,21 @@ def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feat
     """``result`` with short swaps undone when ``tracker.swap_repair`` is set."""
     if cfg.swap_repair is None:
         return result
-    from dreem.inference.smoothing import repair_swaps
+    from dreem.inference.smoothing import repair_swaps, repair_tail_swaps
 
     normed = feats.normalized() if isinstance(feats, StreamedFeatures) else None
+    track_id = result.track_id
+    repair = cfg.swap_repair
+    if repair.tail_window is not None and normed is not None and cfg.use_vis_feats:
+        track_id, n_tail = repair_tail_swaps(
+            frame_idx, centroids, track_id, normed, repair.tail_window, repair.tail_margin
+        )
+        if n_tail:
+            log.info("swap repair: %d lasting swaps undone", n_tail)
     ids, n = repair_swaps(
         frame_idx,
         centroids,
-        result.track_id,
+        track_id,
         cfg.swap_repair.max_len,
         cfg.swap_repair.ratio,
         normed if cfg.use_vis_feats else None,
