@@ -34,7 +34,7 @@ DREEM = {
     "loss": {"embedding_weight": 1.0},
     "optimizer": {"lr": 2e-3, "weight_decay": 0.0},
     "dataset": {"train_dataset": {**CROPS, "clip_length": 8, "augmentations": None}},
-    "trainer": {"max_epochs": 2, "enable_progress_bar": False, "enable_model_summary": False},
+    "trainer": {"max_epochs": 4, "enable_progress_bar": False, "enable_model_summary": False},
     "checkpointing": {"monitor": ["val_loss"], "save_top_k": 1},
 }
 
@@ -46,19 +46,28 @@ def _switches(table) -> int:
 
 @pytest.mark.slow
 def test_short_training_beats_position_on_new_individuals(tmp_path: Path) -> None:
+    """Three training seeds: every one tracks the new individuals with fewer switches than
+    the centroid linker, and the median seed with fewer than half as many."""
     data = tmp_path / "data"
     generate_identity_benchmark(data, SPEC, seed=3)
     shards = {
         split: prepare_dataset(split, {"dir": {"path": str(data / split)}, **CROPS}, tmp_path)
         for split in ("train", "val", "test")
     }
-    cfg = load_dreem_config(DREEM)
-    res = train_model(cfg, shards["train"], shards["val"], tmp_path / "model", seed=0)
     (test,) = shards["test"]
-    appearance_only = TrackerConfig(max_tracks=3, iou=None)
-    gtr = track_shard(res["best_ckpt"], test, appearance_only, tmp_path / "t" / "gtr", False)
-    base = track_shard(
-        "baseline:centroid", test, TrackerConfig(max_tracks=3), tmp_path / "t" / "b", False
+    base = _switches(
+        track_shard(
+            "baseline:centroid", test, TrackerConfig(max_tracks=3), tmp_path / "t" / "b", False
+        )
     )
-    assert _switches(base) >= 10, "the test clip must be hard for position"
-    assert _switches(gtr) < _switches(base) / 2, (_switches(gtr), _switches(base))
+    assert base >= 10, "the test clip must be hard for position"
+    appearance_only = TrackerConfig(max_tracks=3, iou=None)
+    gtr = []
+    for seed in (0, 1, 2):
+        cfg = load_dreem_config({**DREEM, "seed": seed})
+        res = train_model(cfg, shards["train"], shards["val"], tmp_path / f"m{seed}", seed=seed)
+        table = track_shard(
+            res["best_ckpt"], test, appearance_only, tmp_path / "t" / f"gtr{seed}", False
+        )
+        gtr.append(_switches(table))
+    assert max(gtr) < base and sorted(gtr)[1] < base / 2, (gtr, base)

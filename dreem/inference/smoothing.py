@@ -84,6 +84,14 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats) ->
             if swp < ratio * cur and cur - swp > best_gain:
                 if feats is None or _looks_swapped(rows, feats, before, after, stretch, a, b):
                     best, best_gain = (a, b), cur - swp
+    move, move_gain = _best_move(rows, cen, feats, before, after, stretch, tracks, ratio)
+    if move is not None and move_gain > best_gain:
+        a, b = move
+        for f in stretch:
+            r = rows[f].pop(a)
+            ids[r] = b
+            rows[f][b] = r
+        return True
     if best is None:
         return False
     a, b = best
@@ -92,6 +100,38 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats) ->
         ids[ra], ids[rb] = b, a
         rows[f][a], rows[f][b] = rb, ra
     return True
+
+
+def _best_move(rows, cen, feats, before: int, after: int, stretch, tracks, ratio: float):
+    """A track ``a`` that took, inside the stretch, the detections of a track ``b`` unseen
+    there (an animal missing for a frame or two, its neighbour given its detection): the
+    ``(a, b)`` whose detections fit ``b``'s interpolation better by ``ratio`` (and look more
+    like ``b`` when features are given), with the gain; ``(None, 0)`` when none."""
+    seen = set().union(*(rows[f] for f in stretch))
+    absent = sorted((set(rows[before]) & set(rows[after])) - seen)
+    best, best_gain = None, 0.0
+    length = len(stretch)
+    for a in tracks:
+        for b in absent:
+            cur = swp = 0.0
+            for k, f in enumerate(stretch, start=1):
+                w = k / (length + 1)
+                ma = (1 - w) * cen[rows[before][a]] + w * cen[rows[after][a]]
+                mb = (1 - w) * cen[rows[before][b]] + w * cen[rows[after][b]]
+                p = cen[rows[f][a]]
+                cur += np.hypot(*(p - ma))
+                swp += np.hypot(*(p - mb))
+            if swp < ratio * cur and cur - swp > best_gain:
+                if feats is None or _looks_moved(rows, feats, before, after, stretch, a, b):
+                    best, best_gain = (a, b), cur - swp
+    return best, best_gain
+
+
+def _looks_moved(rows, feats, before: int, after: int, stretch, a: int, b: int) -> bool:
+    """True when ``a``'s detections inside the stretch look more like ``b``'s neighbours."""
+    ref_a = feats[rows[before][a]] + feats[rows[after][a]]
+    ref_b = feats[rows[before][b]] + feats[rows[after][b]]
+    return sum(float(feats[rows[f][a]] @ (ref_b - ref_a)) for f in stretch) > 0
 
 
 def _anchored(rows, cen, before: int, after: int, stretch, a: int, b: int) -> bool:
