@@ -352,6 +352,7 @@ def test_cli_bad_input(case: str, data: Data, tmp_path: Path) -> None:
     assert proc.returncode == 2, f"rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
     line = first_error_line(proc.stderr)
+    print(f"error line [{case}]: {line}")  # shown with pytest -rP
     for name in bad.names:
         assert name in line, (name, line)
     command = "config validate" if bad.args[0] == "config" else str(bad.args[0])
@@ -693,6 +694,7 @@ def test_snakemake_bad_input(case: str, data: Data, tmp_path: Path) -> None:
         assert not out.exists()
         return
     line = smk_error_line(proc)
+    print(f"error line [{case}]: {line}")  # shown with pytest -rP
     for name in bad.names:
         assert name in line, (name, line)
     assert_clean(out, bad.absent)

@@ -64,7 +64,7 @@ class SwapRepairConfig(Section):
         ge=1,
     )
     tail_margin: Float = doc(
-        0.1, "mean cosine gain a tail exchange needs (with tail_window)", gt=0, le=2
+        0.2, "mean cosine gain a tail exchange needs (with tail_window)", gt=0, le=2
     )
 
 

@@ -161,7 +161,7 @@ def repair_tail_swaps(
     track_id: np.ndarray,
     feats: np.ndarray,
     window: int = 10,
-    margin: float = 0.1,
+    margin: float = 0.2,
 ) -> tuple[np.ndarray, int]:
     """Track ids with lasting swaps undone by each track's appearance memory.
 

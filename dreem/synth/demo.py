@@ -51,9 +51,9 @@ ANIMAL_DEFAULTS: dict[str, Any] = {
         },
     ],
     "train": {
-        "n_clips": 40,
+        "n_clips": 20,
         "n_animals": [3, 5],
-        "n_frames": [30, 40],
+        "n_frames": [60, 80],
         "size": [256, 256],
         "attraction": [0.25, 0.5],
         "n_occluders": [0, 1],
