@@ -345,4 +345,3 @@ def test_slp_flat_writer_matches_object_writer(tmp_path, monkeypatch):
     assert flat == objects
     assert flat[1] == ["track_2", "track_7"] and flat[2] == [1]
     assert flat[3] == writers.video_reference(vid, tmp_path / "flat.slp") == "v.mp4"
-

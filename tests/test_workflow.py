@@ -372,6 +372,10 @@ def test_tiny_run_outputs(tiny: Path) -> None:
     for name in ("best.ckpt", "last.ckpt", "metrics.csv", "config.yaml", "curves.png"):
         assert out(tiny, "models", "gtr", "train", name).stat().st_size > 0
     assert len(list(out(tiny, "videos").rglob("*.mp4"))) == 4  # 2 models x 2 datasets
+    # validation tracking used the model's own tracker section, though it is not a train
+    # param here (best.ckpt is chosen by val_loss)
+    trained = yaml.safe_load(out(tiny, "models", "gtr", "train", "config.yaml").read_text())
+    assert trained["tracker"]["window_size"] == TINY_DREEM["tracker"]["window_size"] == 4
 
     videos = {"a_test": "test_00", "c_test": "01"}
     for model in ("gtr", "baseline"):

@@ -86,18 +86,24 @@ def train_job(
     out_dir: Path,
     model: str | None = None,
     callbacks: Sequence[Any] = (),
+    val_tracker: dict | None = None,
 ) -> dict:
     """Train one model (resuming an interrupted run of the same params and inputs) and plot
     its training curves. ``params`` is :meth:`Plan.train_params`; ``model`` names the
     curves (default: the model folder's name); ``callbacks`` are extra Lightning callbacks
-    (the MLflow record: :func:`dreem.pipeline.mlflow_log.recorded_training`)."""
+    (the MLflow record: :func:`dreem.pipeline.mlflow_log.recorded_training`);
+    ``val_tracker`` (:meth:`Plan.validation_tracker`) is the tracker validation tracking
+    uses where ``params`` leave the tracker out."""
     from dreem.config.load import validate_dreem
     from dreem.training.curves import plot_training_curves
     from dreem.training.resume import train_resumable
 
     out_dir = Path(out_dir)
     model = model or out_dir.parent.name
-    cfg = validate_dreem(params["cfg"], source=f"{out_dir} (train params)")
+    cfg_dict = dict(params["cfg"])
+    if "tracker" not in cfg_dict and val_tracker is not None:
+        cfg_dict["tracker"] = val_tracker
+    cfg = validate_dreem(cfg_dict, source=f"{out_dir} (train params)")
     result = train_resumable(
         cfg,
         [Path(p) for p in train],

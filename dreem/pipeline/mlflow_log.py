@@ -285,6 +285,7 @@ def recorded_training(
     train: Sequence[Path],
     val: Sequence[Path],
     out_dir: Path,
+    val_tracker: dict | None = None,
 ) -> dict:
     """:func:`dreem.pipeline.jobs.train_job`, recorded as an MLflow run named ``model`` when
     ``cfg`` (:func:`settings`) is given. Used by the train rule and ``dreem train``; kept
@@ -292,7 +293,7 @@ def recorded_training(
     from dreem.pipeline.jobs import train_job
 
     if not cfg:
-        return train_job(params, code, train, val, out_dir, model=model)
+        return train_job(params, code, train, val, out_dir, model=model, val_tracker=val_tracker)
     from dreem.training.resume import run_fingerprint
 
     out_dir = Path(out_dir)
@@ -305,7 +306,9 @@ def recorded_training(
     }
     _mlflow()  # not installed: a clear error before training, not after
     recorder = training_callback(cfg, model, params["cfg"], tags)
-    result = train_job(params, code, train, val, out_dir, model=model, callbacks=[recorder])
+    result = train_job(
+        params, code, train, val, out_dir, model, callbacks=[recorder], val_tracker=val_tracker
+    )
     if recorder.run_id is not None:
         summary = {k: v for k, v in result.items() if isinstance(v, int | float | str | None)}
         summary["best_checkpoint"] = str(Path(result["best_ckpt"]).resolve())

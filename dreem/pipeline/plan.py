@@ -300,6 +300,13 @@ class Plan:
             cfg.pop("tracker")
         return {"cfg": cfg}
 
+    def validation_tracker(self, model: str) -> dict:
+        """The tracker section validation tracking uses: the model's own, also when
+        :meth:`train_params` leaves it out (it does not choose ``best.ckpt`` then, so a
+        tracker edit does not retrain; the logged ``val_*`` tracking metrics are those of
+        the tracker at training time)."""
+        return self.train_config(model).tracker.to_dict()
+
     def publish_config(self, model: str) -> dict:
         """The full config the published checkpoint stores (current tracker included)."""
         return self.train_config(model).to_dict()

@@ -51,6 +51,7 @@ def train(plan: Plan, model: str) -> dict:
         plan.train_shards(model, "train"),
         plan.train_shards(model, "val"),
         Path(plan.train_dir(model)),
+        val_tracker=plan.validation_tracker(model),
     )
     if result.get("rank", 0) != 0:  # DDP: not the main process, which publishes
         return {**result, "checkpoint": plan.checkpoint(model)}

@@ -8,7 +8,9 @@ from _common import logged
 with logged(snakemake) as log:  # noqa: F821
     import torch
 
+    from dreem.config.pipeline import load_pipeline_config
     from dreem.pipeline.mlflow_log import recorded_training, settings_from_config
+    from dreem.pipeline.plan import Plan
 
     smk = snakemake  # noqa: F821
     torch.set_num_threads(max(1, int(smk.threads)))
@@ -21,5 +23,9 @@ with logged(snakemake) as log:  # noqa: F821
         smk.input.train,
         smk.input.val,
         out_dir,
+        # the model's own tracker for validation tracking (not a param: see the Plan)
+        val_tracker=Plan(load_pipeline_config(dict(smk.config))).validation_tracker(
+            smk.wildcards.model
+        ),
     )
     log.info("trained: %s", result)
