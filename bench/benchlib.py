@@ -21,6 +21,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Our tracking "without decoding": encoding (streamed just ahead of the tracker, so inside
+# track_video) + association + the swap repairs; checkpoint loading excluded (the CLI also
+# loads each checkpoint once up front, to fail early on a bad file).
+OUR_NO_DECODING = ("dreem.inference.tracker:Tracker.track_video", "dreem.inference.track:repaired")
+
 
 def sleap_data() -> Path:
     """The folder holding ``two_flies.slp``/``.mp4`` (may not exist: callers check)."""

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 import yaml
-from benchlib import ROOT, load, sleap_data, wait_quiet
+from benchlib import OUR_NO_DECODING, ROOT, load, sleap_data, wait_quiet
 
 PROBE = ROOT / "bench" / "probe.py"
 OUR_CONFIG = ROOT / "bench" / "configs" / "reference_default.yaml"
@@ -253,11 +253,7 @@ def track(side: Side, ckpt: str, data: Path, clip: str, run_dir: Path) -> dict:
     run_dir.mkdir(parents=True)
     stats = run_dir / "probe.json"
     if side.ours:
-        timed = [
-            "dreem.stages:track_data",
-            "dreem.inference.track:run_tracking",
-            "dreem.models.checkpoint:load_model_from_checkpoint",
-        ]
+        timed = ["dreem.stages:track_data", *OUR_NO_DECODING]
         args = ["track", ckpt, data, "-o", run_dir / "out"]
     else:
         timed = ["dreem.inference.track:run", "dreem.models.gtr_runner:GTRRunner.predict_step"]
@@ -282,10 +278,7 @@ def track(side: Side, ckpt: str, data: Path, clip: str, run_dir: Path) -> dict:
     t = {k: v["seconds"] for k, v in json.loads(stats.read_text())["timed"].items()}
     if side.ours:
         with_dec = t["dreem.stages:track_data"]
-        no_dec = (
-            t["dreem.inference.track:run_tracking"]
-            - t["dreem.models.checkpoint:load_model_from_checkpoint"]
-        )
+        no_dec = sum(t[k] for k in OUR_NO_DECODING)
     else:
         with_dec = t["dreem.inference.track:run"]
         no_dec = t["dreem.models.gtr_runner:GTRRunner.predict_step"]

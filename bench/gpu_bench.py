@@ -35,7 +35,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from benchlib import sleap_data  # noqa: E402
+from benchlib import OUR_NO_DECODING, sleap_data  # noqa: E402
 
 STEPS: dict[str, float] = {}
 
@@ -234,11 +234,7 @@ def main() -> None:
             continue
         with step(f"track {clip}"):
             stats = work / f"track_{clip}_probe.json"
-            timed = [
-                "dreem.stages:track_data",
-                "dreem.inference.track:run_tracking",
-                "dreem.models.checkpoint:load_model_from_checkpoint",
-            ]
+            timed = ["dreem.stages:track_data", *OUR_NO_DECODING]
             cmd = [py, HERE / "probe.py", "--out", stats]
             for t in timed:
                 cmd += ["--time", t]
@@ -246,7 +242,7 @@ def main() -> None:
             wall = run(cmd, work / f"track_{clip}.log", env)
             t = {k: v["seconds"] for k, v in json.loads(stats.read_text())["timed"].items()}
             n = n_frames(folder)
-            no_dec = t[timed[1]] - t[timed[2]]
+            no_dec = sum(t[k] for k in OUR_NO_DECODING)
             result["track"][clip] = {
                 "frames": n,
                 "wall_s": wall,
