@@ -407,8 +407,9 @@ def to_markdown(r: dict) -> str:
         "it imports lazily are imported before the clock starts, as the reference's CLI "
         "imports its own at start-up); the reference "
         "`dreem.inference.track.run` (load, dataset, decode, predict, write .slp). Without "
-        "decoding: ours `run_tracking` minus checkpoint loading (read crops, encode, "
-        "associate); the reference `GTRRunner.predict_step` (encode + track decoded clips).",
+        "decoding: ours `Tracker.track_video` + the swap repairs (encode, just ahead of the "
+        "tracker, and associate; checkpoint loading excluded); the reference "
+        "`GTRRunner.predict_step` (encode + track decoded clips).",
         "",
     ]
     return "\n".join(lines)
