@@ -829,6 +829,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
         and not f.name.startswith(".")
         and "logs" not in f.parts
         and f not in redo
+        and f.with_suffix(".parquet") not in redo  # the .csv copy of a redone output
         and f.suffix in (".parquet", ".csv")
     }
     assert any(f.parent.parent.name == "crops" for f in kept), "a completed extract must be kept"
