@@ -75,9 +75,7 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats) ->
                 continue
             cur = swp = 0.0
             for k, f in enumerate(stretch, start=1):
-                w = k / (length + 1)
-                ma = (1 - w) * cen[rows[before][a]] + w * cen[rows[after][a]]
-                mb = (1 - w) * cen[rows[before][b]] + w * cen[rows[after][b]]
+                ma, mb = (_between(rows, cen, before, after, t, k / (length + 1)) for t in (a, b))
                 pa, pb = cen[rows[f][a]], cen[rows[f][b]]
                 cur += np.hypot(*(pa - ma)) + np.hypot(*(pb - mb))
                 swp += np.hypot(*(pa - mb)) + np.hypot(*(pb - ma))
@@ -102,6 +100,12 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats) ->
     return True
 
 
+def _between(rows, cen, before: int, after: int, track: int, w: float) -> np.ndarray:
+    """``track``'s position interpolated a fraction ``w`` of the way from ``before`` to
+    ``after``."""
+    return (1 - w) * cen[rows[before][track]] + w * cen[rows[after][track]]
+
+
 def _best_move(rows, cen, feats, before: int, after: int, stretch, tracks, ratio: float):
     """A track ``a`` that took, inside the stretch, the detections of a track ``b`` unseen
     there (an animal missing for a frame or two, its neighbour given its detection): the
@@ -115,9 +119,7 @@ def _best_move(rows, cen, feats, before: int, after: int, stretch, tracks, ratio
         for b in absent:
             cur = swp = 0.0
             for k, f in enumerate(stretch, start=1):
-                w = k / (length + 1)
-                ma = (1 - w) * cen[rows[before][a]] + w * cen[rows[after][a]]
-                mb = (1 - w) * cen[rows[before][b]] + w * cen[rows[after][b]]
+                ma, mb = (_between(rows, cen, before, after, t, k / (length + 1)) for t in (a, b))
                 p = cen[rows[f][a]]
                 cur += np.hypot(*(p - ma))
                 swp += np.hypot(*(p - mb))
