@@ -215,8 +215,10 @@ def train_and_track(
     test_shards: dict[str, Path],
     n_animals: dict[str, int],
     work: Path,
+    trained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train ``cfg`` once per seed (fresh run folder) and track every test clip."""
+    """Train ``cfg`` once per seed (fresh run folder) and track every test clip; a seed in
+    ``trained`` (an earlier report's ``gtr`` entry) is only tracked, with its checkpoint."""
     from dreem.inference.track import track_shard
     from dreem.training.train import train_model
 
@@ -224,11 +226,17 @@ def train_and_track(
     for seed in seeds:
         run_dir = work / "train" / f"{_hash(cfg.to_dict())}" / f"seed{seed}"
         shutil.rmtree(run_dir, ignore_errors=True)
-        _log(f"gtr seed {seed}: training -> {run_dir}")
-        t0 = time.perf_counter()
-        res = train_model(cfg, train_shards, val_shards, run_dir, seed=seed)
-        wall = time.perf_counter() - t0
-        _log(f"gtr seed {seed}: trained in {wall:.1f} s ({res['epochs']} epochs)")
+        if str(seed) in (trained or {}):  # --retrack: the checkpoint of an earlier report
+            res = {**trained[str(seed)], "best_ckpt": trained[str(seed)]["best_ckpt"]}
+            wall = res["train_wall_s"]
+            _log(f"gtr seed {seed}: re-tracking {res['best_ckpt']} (trained earlier)")
+        else:
+            _log(f"gtr seed {seed}: training -> {run_dir}")
+            t0 = time.perf_counter()
+            res = train_model(cfg, train_shards, val_shards, run_dir, seed=seed)
+            wall = time.perf_counter() - t0
+            res["train_step_s"] = res["train_seconds"]
+            _log(f"gtr seed {seed}: trained in {wall:.1f} s ({res['epochs']} epochs)")
         clips = {}
         for clip, shard in test_shards.items():
             tracker = cfg.tracker.model_copy(update={"max_tracks": n_animals[clip]})
@@ -240,7 +248,7 @@ def train_and_track(
             _log(f"gtr seed {seed} {clip}: {clips[clip]}")
         runs[str(seed)] = {
             "train_wall_s": round(wall, 1),
-            "train_step_s": round(res["train_seconds"], 1),
+            "train_step_s": round(res["train_step_s"], 1),
             "instances_per_s": round(res["instances_per_s"], 1),
             "epochs": res["epochs"],
             "best_ckpt": str(res["best_ckpt"]),
@@ -313,6 +321,13 @@ def markdown(report: dict) -> str:
             lines.append(
                 f"| {seed} | {run['train_wall_s']} | {run['epochs']} | {run['instances_per_s']} |"
             )
+    if report.get("retracked_from"):
+        r = report["retracked_from"]
+        lines += [
+            "",
+            f"GTR rows re-tracked with this run's tracker from the checkpoints of "
+            f"`{r['report']}` (trained {r['date']}); the training figures are that run's.",
+        ]
     if report.get("sleap_nn"):
         lines += ["", f"sleap-nn: {report['sleap_nn']}"]
     lines.append("")
@@ -343,6 +358,13 @@ def main(argv: list[str] | None = None) -> dict:
         "bench/results/identity, or identity_quick with --quick)",
     )
     ap.add_argument("--quick", action="store_true", help="tiny pool, 1 epoch: a smoke run")
+    ap.add_argument(
+        "--retrack",
+        type=Path,
+        default=None,
+        help="an earlier report's .json: track with its seeds' checkpoints instead of training "
+        "(tracker changes measured without retraining; training figures are the earlier run's)",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
 
@@ -403,14 +425,22 @@ def main(argv: list[str] | None = None) -> dict:
         _log("sleap-nn: done")
 
     if not args.skip_train:
-        t0 = time.perf_counter()
-        train_shards = extract_split("train", data / "train", section, shard_root / "train")
-        val_shards = extract_split("val", data / "val", section, shard_root / "val")
-        extract_s["pool"] = time.perf_counter() - t0
-        _log(f"shards: pool in {extract_s['pool']:.1f} s")
         seeds = parse_seeds(args.seeds, int(cfg.seed or 0))
+        trained = None
+        if args.retrack is not None:
+            earlier = json.loads(args.retrack.read_text())
+            trained = earlier.get("gtr", {})
+            report["retracked_from"] = {"report": str(args.retrack), "date": earlier["date"]}
+        train_shards: list[Path] = []
+        val_shards: list[Path] = []
+        if any(str(s) not in (trained or {}) for s in seeds):
+            t0 = time.perf_counter()
+            train_shards = extract_split("train", data / "train", section, shard_root / "train")
+            val_shards = extract_split("val", data / "val", section, shard_root / "val")
+            extract_s["pool"] = time.perf_counter() - t0
+            _log(f"shards: pool in {extract_s['pool']:.1f} s")
         report["gtr"] = train_and_track(
-            cfg, seeds, train_shards, val_shards, test_shards, n_animals, work
+            cfg, seeds, train_shards, val_shards, test_shards, n_animals, work, trained
         )
         report["gtr_summary"] = gtr_summary(report["gtr"], clips)
     report["extract_s"] = {k: round(v, 1) for k, v in extract_s.items()}

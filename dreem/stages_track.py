@@ -43,9 +43,9 @@ def model_specs(models: Sequence[str]) -> dict[str, dict]:
         else:
             if not Path(target).is_file():
                 raise InputDataError(f"checkpoint not found: {target}")
-            from dreem.models.checkpoint import load_model_from_checkpoint
+            from dreem.models.checkpoint import check_checkpoint
 
-            load_model_from_checkpoint(target)  # a bad file fails now, before any output
+            check_checkpoint(target)  # a bad file fails now, before any output
             out[name] = {"checkpoint": str(Path(target).resolve())}
     return out
 

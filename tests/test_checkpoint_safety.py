@@ -13,6 +13,7 @@ import torch
 from test_train import _write_shard, tiny_cfg
 
 from dreem.models.checkpoint import (
+    check_checkpoint,
     load_checkpoint_file,
     load_model_from_checkpoint,
     read_checkpoint_config,
@@ -129,12 +130,17 @@ def _bad_files(tmp: Path, real: Path) -> dict[str, tuple[Path, str]]:
 def test_bad_checkpoints_are_refused_naming_the_file(trained: Path, tmp_path: Path) -> None:
     cases = _bad_files(tmp_path, trained / "best.ckpt")
     for name, (path, expected) in cases.items():
-        with pytest.raises(InputDataError) as err:
-            load_model_from_checkpoint(path)
-        msg = str(err.value)
-        assert msg.startswith(f"{path}: "), (name, msg)
-        assert expected in msg, (name, msg)
+        for load in (load_model_from_checkpoint, check_checkpoint):  # the cheap check too
+            with pytest.raises(InputDataError) as err:
+                load(path)
+            msg = str(err.value)
+            assert msg.startswith(f"{path}: "), (name, load.__name__, msg)
+            assert expected in msg, (name, load.__name__, msg)
         if name != "config does not fit weights":
             with pytest.raises(InputDataError, match=str(path.name)):
                 read_checkpoint_config(path)
     assert not (tmp_path / "code-ran").exists(), "unpickling ran code"
+    assert (
+        check_checkpoint(trained / "best.ckpt")
+        == load_model_from_checkpoint(trained / "best.ckpt")[1]
+    )

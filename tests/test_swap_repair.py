@@ -105,22 +105,3 @@ def test_tail_repair_leaves_consistent_tracks_and_impossible_links_alone():
     # the same change of looks where the animals meet (frame 5) is exchanged
     met = _looks(np.where(frames > 5, 1 - gt, gt), seed=2)
     assert repair_tail_swaps(frames, cen, gt.copy(), met, window=5)[1] == 1
-
-
-def test_a_missing_animals_detection_taken_by_a_neighbour_is_given_back():
-    """Animal 1 is unseen at frame 12 and track 1 takes animal 0's detection there (50 px
-    from its own path); track 0 has no detection at 12. The detection goes back to track 0."""
-    frames, cen, gt = _crossers()
-    keep = ~((frames == 12) & (gt == 1))
-    frames, cen, gt = frames[keep], cen[keep], gt[keep]
-    ids = gt.copy()
-    ids[(frames == 12) & (gt == 0)] = 1
-    fixed, n = repair_swaps(frames, cen, ids, max_len=2)
-    assert n == 1 and np.array_equal(fixed, gt)
-    looks = np.array([[1.0, 0.0], [0.0, 1.0]])
-    assert repair_swaps(frames, cen, ids, feats=looks[gt])[1] == 1  # looks agree
-    assert repair_swaps(frames, cen, ids, feats=looks[ids])[1] == 0  # looks disagree
-    # near its own path, a detection stays where the tracker put it
-    near = cen.copy()
-    near[(frames == 12) & (gt == 0)] = (2.0, 54.0)  # next to track 1's path
-    assert repair_swaps(frames, near, ids, max_len=2)[1] == 0

@@ -56,6 +56,13 @@ class SwapRepairConfig(Section):
 
     max_len: Int = doc(2, "longest stretch of frames repaired", ge=1)
     ratio: Float = doc(0.5, "required improvement of the interpolation fit", gt=0, le=1)
+    move_gap: Int = doc(
+        8,
+        "give a run of up to max_len detections of one track to a track unseen there when it "
+        "fits that track's path and looks better; both tracks' sightings around the run at "
+        "most this many frames away (dreem.inference.move_repair)",
+        ge=1,
+    )
     tail_window: Int | None = doc(
         None,
         "also undo lasting swaps: compare each track's mean appearance over this many "

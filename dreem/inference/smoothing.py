@@ -82,14 +82,6 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats) ->
             if swp < ratio * cur and cur - swp > best_gain:
                 if feats is None or _looks_swapped(rows, feats, before, after, stretch, a, b):
                     best, best_gain = (a, b), cur - swp
-    move, move_gain = _best_move(rows, cen, feats, before, after, stretch, tracks, ratio)
-    if move is not None and move_gain > best_gain:
-        a, b = move
-        for f in stretch:
-            r = rows[f].pop(a)
-            ids[r] = b
-            rows[f][b] = r
-        return True
     if best is None:
         return False
     a, b = best
@@ -104,36 +96,6 @@ def _between(rows, cen, before: int, after: int, track: int, w: float) -> np.nda
     """``track``'s position interpolated a fraction ``w`` of the way from ``before`` to
     ``after``."""
     return (1 - w) * cen[rows[before][track]] + w * cen[rows[after][track]]
-
-
-def _best_move(rows, cen, feats, before: int, after: int, stretch, tracks, ratio: float):
-    """A track ``a`` that took, inside the stretch, the detections of a track ``b`` unseen
-    there (an animal missing for a frame or two, its neighbour given its detection): the
-    ``(a, b)`` whose detections fit ``b``'s interpolation better by ``ratio`` (and look more
-    like ``b`` when features are given), with the gain; ``(None, 0)`` when none."""
-    seen = set().union(*(rows[f] for f in stretch))
-    absent = sorted((set(rows[before]) & set(rows[after])) - seen)
-    best, best_gain = None, 0.0
-    length = len(stretch)
-    for a in tracks:
-        for b in absent:
-            cur = swp = 0.0
-            for k, f in enumerate(stretch, start=1):
-                ma, mb = (_between(rows, cen, before, after, t, k / (length + 1)) for t in (a, b))
-                p = cen[rows[f][a]]
-                cur += np.hypot(*(p - ma))
-                swp += np.hypot(*(p - mb))
-            if swp < ratio * cur and cur - swp > best_gain:
-                if feats is None or _looks_moved(rows, feats, before, after, stretch, a, b):
-                    best, best_gain = (a, b), cur - swp
-    return best, best_gain
-
-
-def _looks_moved(rows, feats, before: int, after: int, stretch, a: int, b: int) -> bool:
-    """True when ``a``'s detections inside the stretch look more like ``b``'s neighbours."""
-    ref_a = feats[rows[before][a]] + feats[rows[after][a]]
-    ref_b = feats[rows[before][b]] + feats[rows[after][b]]
-    return sum(float(feats[rows[f][a]] @ (ref_b - ref_a)) for f in stretch) > 0
 
 
 def _anchored(rows, cen, before: int, after: int, stretch, a: int, b: int) -> bool:
@@ -182,7 +144,7 @@ def repair_tail_swaps(
     cen = np.asarray(centroids, np.float64)
     feats = np.asarray(feats, np.float32)
     ok = (ids >= 0) & np.all(np.isfinite(cen), axis=1)
-    vmax = _speed_limit(frames, cen, ids, ok)
+    vmax = speed_limit(frames, cen, ids, ok)
     n_repaired = 0
     if vmax is None or window < 1:
         return ids, 0
@@ -198,7 +160,7 @@ def repair_tail_swaps(
     return ids, n_repaired
 
 
-def _speed_limit(frames, cen, ids, ok) -> float | None:
+def speed_limit(frames, cen, ids, ok) -> float | None:
     """1.5 × the 99th percentile of the tracks' per-frame speed (pixels per frame)."""
     speeds = []
     for t in np.unique(ids[ok]):

@@ -233,6 +233,7 @@ def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feat
     """``result`` with short swaps undone when ``tracker.swap_repair`` is set."""
     if cfg.swap_repair is None:
         return result
+    from dreem.inference.move_repair import repair_moves
     from dreem.inference.smoothing import repair_swaps, repair_tail_swaps
 
     normed = feats.normalized() if isinstance(feats, StreamedFeatures) else None
@@ -244,16 +245,15 @@ def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feat
         )
         if n_tail:
             log.info("swap repair: %d lasting swaps undone", n_tail)
-    ids, n = repair_swaps(
-        frame_idx,
-        centroids,
-        track_id,
-        cfg.swap_repair.max_len,
-        cfg.swap_repair.ratio,
-        normed if cfg.use_vis_feats else None,
-    )
+    looks = normed if cfg.use_vis_feats else None
+    ids, n = repair_swaps(frame_idx, centroids, track_id, repair.max_len, repair.ratio, looks)
     if n:
         log.info("swap repair: %d short swaps undone", n)
+    ids, n = repair_moves(
+        frame_idx, centroids, ids, repair.max_len, repair.ratio, repair.move_gap, looks
+    )
+    if n:
+        log.info("swap repair: %d detections given back", n)
     return TrackResult(ids, result.confidence, result.uncertain_frames)
 
 

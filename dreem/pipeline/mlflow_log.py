@@ -78,6 +78,14 @@ def _mlflow():
     return MlflowClient
 
 
+def _require_mlflow() -> None:
+    """:func:`_mlflow`'s error when MLflow is not installed, without importing it."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        _mlflow()
+
+
 @contextlib.contextmanager
 def _locked(cfg: Mapping) -> Iterator[None]:
     """Serialise access to a SQLite store across processes (no-op for other stores)."""
@@ -218,36 +226,59 @@ def model_run(cfg: Mapping, model: str, kind: str, tags: Mapping[str, str] | Non
 def training_callback(cfg: Mapping, model: str, params: Mapping, tags: Mapping[str, str]):
     """A Lightning callback that records one training run: the run starts with the fit,
     each epoch's ``callback_metrics`` are logged at step = epoch, a crash marks it FAILED.
-    ``run_id`` is set once the fit starts; end it with :func:`finish_run`."""
+
+    The MLflow calls run in order on one background thread, so importing MLflow and
+    creating a new store (seconds of work) overlap with training instead of delaying it.
+    ``close()`` waits for them and returns the run id (None when the run could not start);
+    end the run with :func:`finish_run`."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import lightning as L
 
     class MlflowEpochs(L.Callback):
         def __init__(self) -> None:
             self.run_id: str | None = None
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="mlflow")
+
+        def _start(self) -> None:
+            try:
+                self.run_id = start_run(cfg, model, "trained", params, tags)
+            except Exception as exc:  # the record must never stop a training run
+                _warn("start the training run", exc)
+
+        def _log(self, values: dict, epoch: int) -> None:
+            if self.run_id is None:
+                return
+            try:
+                log_metrics(cfg, self.run_id, values, step=epoch)
+            except Exception as exc:
+                _warn(f"log epoch {epoch}", exc)
+
+        def _failed(self) -> None:
+            if self.run_id is not None:
+                with contextlib.suppress(Exception):
+                    finish_run(cfg, self.run_id, status="FAILED")
 
         def on_fit_start(self, trainer, pl_module) -> None:
             if trainer.is_global_zero:
-                try:
-                    self.run_id = start_run(cfg, model, "trained", params, tags)
-                except Exception as exc:  # the record must never stop a training run
-                    _warn("start the training run", exc)
+                self._pool.submit(self._start)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
-            if self.run_id is None or trainer.sanity_checking:
+            if not trainer.is_global_zero or trainer.sanity_checking:
                 return
             values = {}
             for k, v in trainer.callback_metrics.items():
                 with contextlib.suppress(TypeError, ValueError, RuntimeError):
                     values[k] = float(v)
-            try:
-                log_metrics(cfg, self.run_id, values, step=int(trainer.current_epoch))
-            except Exception as exc:
-                _warn(f"log epoch {trainer.current_epoch}", exc)
+            self._pool.submit(self._log, values, int(trainer.current_epoch))
 
         def on_exception(self, trainer, pl_module, exception) -> None:
-            if self.run_id is not None:
-                with contextlib.suppress(Exception):
-                    finish_run(cfg, self.run_id, status="FAILED")
+            self._pool.submit(self._failed)
+            self._pool.shutdown(wait=True)
+
+        def close(self) -> str | None:
+            self._pool.shutdown(wait=True)
+            return self.run_id
 
     return MlflowEpochs()
 
@@ -304,11 +335,14 @@ def recorded_training(
         "dreem.train_shards": json.dumps([str(p) for p in train]),
         "dreem.val_shards": json.dumps([str(p) for p in val]),
     }
-    _mlflow()  # not installed: a clear error before training, not after
+    _require_mlflow()  # not installed: a clear error before training, not after
     recorder = training_callback(cfg, model, params["cfg"], tags)
-    result = train_job(
-        params, code, train, val, out_dir, model, callbacks=[recorder], val_tracker=val_tracker
-    )
+    try:
+        result = train_job(
+            params, code, train, val, out_dir, model, callbacks=[recorder], val_tracker=val_tracker
+        )
+    finally:
+        recorder.close()
     if recorder.run_id is not None:
         summary = {k: v for k, v in result.items() if isinstance(v, int | float | str | None)}
         summary["best_checkpoint"] = str(Path(result["best_ckpt"]).resolve())

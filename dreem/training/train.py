@@ -25,9 +25,15 @@ def _cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _copy_atomic(src: str | Path, dst: Path) -> Path:
+def _link_atomic(src: str | Path, dst: Path) -> Path:
+    """Publish ``src`` as ``dst``: a hard link (no second copy of a checkpoint on disk;
+    Lightning replaces its checkpoint files by rename, never in place) or, across file
+    systems, a copy."""
     with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
     return dst
 
 
@@ -218,8 +224,8 @@ def train_model(
             "seconds": time.perf_counter() - t_start,
         }
     best_src = ckpt_cb.best_model_path or str(last_src)
-    best = _copy_atomic(best_src, out_dir / "best.ckpt")
-    last = _copy_atomic(last_src, out_dir / "last.ckpt")
+    best = _link_atomic(best_src, out_dir / "best.ckpt")
+    last = _link_atomic(last_src, out_dir / "last.ckpt")
     _merge_csv_logs(Path(csv_logger.root_dir), out_dir / "metrics.csv")
 
     return {

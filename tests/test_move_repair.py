@@ -1,0 +1,86 @@
+"""EXTENSION tracker.swap_repair.move_gap: detections given back to the animal they belong to."""
+
+from __future__ import annotations
+
+import numpy as np
+from test_swap_repair import _crossers
+
+from dreem.inference.move_repair import repair_moves
+
+LOOKS = np.array([[1.0, 0.0], [0.0, 1.0]])
+
+
+def _drop(frames, cen, gt, gone):
+    """Without the rows where ``gone(frames, gt)`` is true."""
+    keep = ~gone(frames, gt)
+    return frames[keep], cen[keep], gt[keep]
+
+
+def test_a_missing_animals_detection_taken_by_a_neighbour_is_given_back():
+    """Animal 1 is unseen at frame 12 and track 1 takes animal 0's detection there (50 px
+    from its own path); track 0 has no detection at 12. The detection goes back to track 0."""
+    # 120 frames: the tracks' own speeds, not this jump, set the speed limit
+    frames, cen, gt = _drop(*_crossers(120), lambda f, g: (f == 12) & (g == 1))
+    ids = gt.copy()
+    ids[(frames == 12) & (gt == 0)] = 1
+    fixed, n = repair_moves(frames, cen, ids, max_len=2)
+    assert n == 1 and np.array_equal(fixed, gt)
+    assert repair_moves(frames, cen, ids, feats=LOOKS[gt])[1] == 1  # looks agree
+    # 50 px off track 1's path: farther than any animal moves in a frame (the speed limit is
+    # 1.5 x 5 px), so the looks cannot keep it there (a crop of two animals on top of each
+    # other looks like both)
+    assert repair_moves(frames, cen, ids, feats=LOOKS[ids])[1] == 1
+    # near its own path, a detection stays where the tracker put it
+    near = cen.copy()
+    near[(frames == 12) & (gt == 0)] = (2.0, 54.0)  # next to track 1's path
+    assert repair_moves(frames, near, ids, max_len=2)[1] == 0
+
+
+def test_where_the_animals_meet_the_looks_decide():
+    """Frame 5, where the paths meet (4 px apart): track 1 (animal 1 unseen) holds animal 0's
+    detection, which fits track 0's path better but lies within a frame's motion of both."""
+    frames, cen, gt = _drop(*_crossers(), lambda f, g: (f == 5) & (g == 1))
+    ids = gt.copy()
+    ids[(frames == 5) & (gt == 0)] = 1
+    fixed, n = repair_moves(frames, cen, ids, feats=LOOKS[gt])
+    assert n == 1 and np.array_equal(fixed, gt)
+    assert repair_moves(frames, cen, ids, feats=LOOKS[ids])[1] == 0
+
+
+def test_a_reappearing_animal_given_a_missing_neighbours_id_gets_its_own_back():
+    """Animal 0 is unseen on frames 10-13 and animal 1 on frame 12, where track 0 holds
+    animal 1's detection: track 0's sightings around it are 3 and 2 frames away, so only a
+    ``move_gap`` of 3 or more gives the detection back."""
+    frames, cen, gt = _drop(
+        *_crossers(), lambda f, g: ((g == 0) & (f >= 10) & (f <= 13)) | ((g == 1) & (f == 11))
+    )
+    ids = gt.copy()
+    ids[(frames == 12) & (gt == 1)] = 0
+    assert repair_moves(frames, cen, ids, move_gap=2)[1] == 0
+    fixed, n = repair_moves(frames, cen, ids, move_gap=3, feats=LOOKS[gt])
+    assert n == 1 and np.array_equal(fixed, gt)
+
+
+def test_a_long_missing_owner_needs_a_long_enough_move_gap():
+    """Animal 1 is unseen on frames 7-11; when it comes back at 12, track 0 (animal 0 unseen
+    on 11 and 12) takes its detection. Track 1's sightings around it are 7 frames apart."""
+    frames, cen, gt = _drop(
+        *_crossers(),
+        lambda f, g: ((g == 1) & (f >= 7) & (f <= 11)) | ((g == 0) & ((f == 11) | (f == 12))),
+    )
+    ids = gt.copy()
+    ids[(frames == 12) & (gt == 1)] = 0
+    assert repair_moves(frames, cen, ids, move_gap=5)[1] == 0
+    fixed, n = repair_moves(frames, cen, ids, move_gap=6, feats=LOOKS[gt])
+    assert n == 1 and np.array_equal(fixed, gt)
+
+
+def test_track_ends_unassigned_rows_and_consistent_tracks_are_left_alone():
+    frames, cen, gt = _crossers()
+    assert repair_moves(frames, cen, gt.copy(), move_gap=5)[1] == 0
+    # a detection of animal 1 at the last frame of track 0: no sighting after to compare
+    frames, cen, gt = _drop(frames, cen, gt, lambda f, g: (g == 1) & (f == 23))
+    ids = gt.copy()
+    ids[(frames == 23)] = -1
+    out, n = repair_moves(frames, cen, ids, move_gap=5)
+    assert n == 0 and np.array_equal(out, ids)
