@@ -110,7 +110,10 @@ def complete_files(root: Path, config: Path) -> tuple[dict[str, int], dict[Path,
     keep = {}
     for f in out(root).rglob("*"):
         skip = {"logs", "checkpoints"} & set(f.parts)
-        if f.is_file() and not skip and f not in redo:
+        # the .csv copy of a redone output is redone with it (a kill can land after a job
+        # wrote both but before Snakemake recorded it)
+        redone = f in redo or (f.suffix == ".csv" and f.with_suffix(".parquet") in redo)
+        if f.is_file() and not skip and not redone:
             assert not f.name.startswith("."), f"a temporary file looks like an output: {f}"
             if f.suffix in (".parquet", ".csv", ".ckpt"):
                 keep[f] = f.stat().st_mtime_ns

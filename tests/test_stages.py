@@ -20,7 +20,7 @@ def test_models_are_named_uniquely_never_by_file_name_alone(tmp_path: Path, monk
     import dreem.models.checkpoint as checkpoint
 
     loaded = []  # every checkpoint is opened (a bad file fails before any output)
-    monkeypatch.setattr(checkpoint, "load_model_from_checkpoint", loaded.append)
+    monkeypatch.setattr(checkpoint, "check_checkpoint", loaded.append)
     a = _ckpt(tmp_path / "runA" / "best.ckpt")
     b = _ckpt(tmp_path / "runB" / "best.ckpt")
     c = _ckpt(tmp_path / "other" / "runA" / "best.ckpt")
