@@ -215,16 +215,18 @@ def train_and_track(
     test_shards: dict[str, Path],
     n_animals: dict[str, int],
     work: Path,
+    data_key: str,
     trained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``cfg`` once per seed (fresh run folder) and track every test clip; a seed in
-    ``trained`` (an earlier report's ``gtr`` entry) is only tracked, with its checkpoint."""
+    ``trained`` (an earlier report's ``gtr`` entry) is only tracked, with its checkpoint.
+    Run folders are named by the data (``data_key``) and the config."""
     from dreem.inference.track import track_shard
     from dreem.training.train import train_model
 
     runs: dict[str, Any] = {}
     for seed in seeds:
-        run_dir = work / "train" / f"{_hash(cfg.to_dict())}" / f"seed{seed}"
+        run_dir = work / "train" / f"{data_key}-{_hash(cfg.to_dict())}" / f"seed{seed}"
         shutil.rmtree(run_dir, ignore_errors=True)
         if str(seed) in (trained or {}):  # --retrack: the checkpoint of an earlier report
             res = {**trained[str(seed)], "best_ckpt": trained[str(seed)]["best_ckpt"]}
@@ -440,7 +442,15 @@ def main(argv: list[str] | None = None) -> dict:
             extract_s["pool"] = time.perf_counter() - t0
             _log(f"shards: pool in {extract_s['pool']:.1f} s")
         report["gtr"] = train_and_track(
-            cfg, seeds, train_shards, val_shards, test_shards, n_animals, work, trained
+            cfg,
+            seeds,
+            train_shards,
+            val_shards,
+            test_shards,
+            n_animals,
+            work,
+            done["spec_hash"],
+            trained,
         )
         report["gtr_summary"] = gtr_summary(report["gtr"], clips)
     report["extract_s"] = {k: round(v, 1) for k, v in extract_s.items()}
