@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dreem.inference.smoothing import speed_limit
+from dreem.inference.smoothing import speed_limit, track_arrays
 
 
 @dataclass
@@ -49,10 +49,7 @@ def repair_moves(
     ``frame_idx (N,)``, ``centroids (N, 2)`` pixels, ``track_id (N,)`` (``-1`` left alone),
     ``feats (N, D)`` L2-normalised appearance features or None.
     """
-    ids = np.asarray(track_id, np.int64).copy()
-    frames = np.asarray(frame_idx, np.int64)
-    cen = np.asarray(centroids, np.float64)
-    ok = (ids >= 0) & np.all(np.isfinite(cen), axis=1)
+    ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
     vmax = speed_limit(frames, cen, ids, ok)
     n_moved = 0
     if vmax is None:

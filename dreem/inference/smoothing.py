@@ -139,11 +139,8 @@ def repair_tail_swaps(
     own 99th-percentile speed × 1.5 over the frames between them), the ids after the cut
     are exchanged. The best cut first, until none is left.
     """
-    ids = np.asarray(track_id, np.int64).copy()
-    frames = np.asarray(frame_idx, np.int64)
-    cen = np.asarray(centroids, np.float64)
+    ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
     feats = np.asarray(feats, np.float32)
-    ok = (ids >= 0) & np.all(np.isfinite(cen), axis=1)
     vmax = speed_limit(frames, cen, ids, ok)
     n_repaired = 0
     if vmax is None or window < 1:
@@ -158,6 +155,15 @@ def repair_tail_swaps(
         ids[on_a], ids[on_b] = b, a
         n_repaired += 1
     return ids, n_repaired
+
+
+def track_arrays(frame_idx, centroids, track_id):
+    """``(ids, frames, cen, ok)``: a copy of the ids to revise, the frames and centroids as
+    arrays, and which rows a repair may touch (assigned, with a finite centroid)."""
+    ids = np.asarray(track_id, np.int64).copy()
+    cen = np.asarray(centroids, np.float64)
+    ok = (ids >= 0) & np.all(np.isfinite(cen), axis=1)
+    return ids, np.asarray(frame_idx, np.int64), cen, ok
 
 
 def speed_limit(frames, cen, ids, ok) -> float | None:
