@@ -72,6 +72,7 @@ def _count_instances(batch) -> int:
 def _patch_trainer(pkg: str) -> None:
     pl = importlib.import_module(pkg)
     rec = {"instances": 0, "steps": 0, "epoch_s": 0.0, "step_s": 0.0, "epochs": 0}
+    rec["step_times"], rec["step_instances"] = [], []  # per training batch
     STATS["train"] = rec
 
     class Timing(pl.Callback):
@@ -104,6 +105,8 @@ def _patch_trainer(pkg: str) -> None:
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
             if self._step_t0 is not None:
                 rec["step_s"] += time.perf_counter() - self._step_t0
+                rec["step_times"].append(round(time.perf_counter() - self._step_t0, 4))
+                rec["step_instances"].append(_count_instances(batch))
             rec["instances"] += _count_instances(batch)
             rec["steps"] += 1
 

@@ -84,3 +84,26 @@ def test_track_ends_unassigned_rows_and_consistent_tracks_are_left_alone():
     ids[(frames == 23)] = -1
     out, n = repair_moves(frames, cen, ids, move_gap=5)
     assert n == 0 and np.array_equal(out, ids)
+
+
+def test_a_detection_taken_next_to_another_animal_is_given_back_on_a_clear_fit():
+    """Three animals in lanes 6 px apart (y = 44, 50, 56), moving right at 5 px/frame.
+    Animal 1 (y = 56) and animal 0's own track are unseen at frame 100, where track 1 holds
+    animal 0's detection: 6 px from track 1's path (within a frame's motion), on track 0's.
+    Its crop also shows animal 2, and its looks say track 1: with ``crowded`` the clear fit
+    of the positions gives it back."""
+    from dreem.inference.smoothing import crowded_rows
+
+    n = 200
+    frames = np.repeat(np.arange(n), 3)
+    gt = np.tile([0, 1, 2], n)
+    cen = np.stack([5.0 * frames, np.array([50.0, 56.0, 44.0])[gt]], axis=1)
+    keep = ~((frames == 100) & (gt == 1))
+    frames, cen, gt = frames[keep], cen[keep], gt[keep]
+    ids = gt.copy()
+    ids[(frames == 100) & (gt == 0)] = 1
+    looks = np.eye(3)[ids]  # the crowded crop looks like track 1
+    crowded = crowded_rows(frames, cen, 10.0)
+    assert repair_moves(frames, cen, ids, ratio=0.7, feats=looks)[1] == 0
+    fixed, moved = repair_moves(frames, cen, ids, ratio=0.7, feats=looks, crowded=crowded)
+    assert moved == 1 and np.array_equal(fixed, gt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreem.inference.smoothing import repair_swaps, repair_tail_swaps
+from dreem.inference.smoothing import crowded_rows, repair_swaps, repair_tail_swaps
 
 
 def _crossers(n=24):
@@ -105,3 +105,77 @@ def test_tail_repair_leaves_consistent_tracks_and_impossible_links_alone():
     # the same change of looks where the animals meet (frame 5) is exchanged
     met = _looks(np.where(frames > 5, 1 - gt, gt), seed=2)
     assert repair_tail_swaps(frames, cen, gt.copy(), met, window=5)[1] == 1
+
+
+def _parallel(n=200, gap=40.0):
+    """Two animals on lines ``gap`` px apart, both moving right at 5 px/frame."""
+    frames = np.repeat(np.arange(n), 2)
+    gt = np.tile([0, 1], n)
+    cen = np.stack([5.0 * frames, 50.0 + gap * gt], axis=1)
+    return frames, cen, gt
+
+
+def test_impossible_links_of_look_alikes_are_exchanged_by_position():
+    """Animal 1 is unseen at frames 100-102; the tracker gave its id to animal 0 from frame
+    101 and animal 0's id to animal 1 when it came back: each track jumps 100 px in a frame
+    or two. The two look the same, so the looks cannot tell; position can."""
+    frames, cen, gt = _parallel(gap=100.0)
+    keep = ~(np.isin(frames, [100, 101, 102]) & (gt == 1))
+    frames, cen, gt = frames[keep], cen[keep], gt[keep]
+    ids = np.where(frames > 100, 1 - gt, gt)
+    same = np.ones((len(gt), 4)) / 2.0
+    assert repair_tail_swaps(frames, cen, ids, same, window=5, margin=0.1)[1] == 0
+    fixed, n = repair_tail_swaps(frames, cen, ids, same, window=5, impossible_links=True)
+    assert n == 1 and np.array_equal(fixed, gt)
+    fixed, n = repair_tail_swaps(frames, cen, ids, None, window=5, impossible_links=True)
+    assert n == 1 and np.array_equal(fixed, gt)  # no features needed
+    assert repair_tail_swaps(frames, cen, gt.copy(), None, impossible_links=True)[1] == 0
+
+
+def test_a_detection_taken_for_a_frame_is_given_back_not_exchanged():
+    """Animal 1 is unseen at frames 100-101 and its track takes animal 0's detection at
+    frame 101 (animal 0's own track skips it). Both tracks' links are impossible there; the
+    move repair gives the detection back before the impossible-link pass runs, and that
+    pass must leave the repaired tracks as they are."""
+    from dreem.config.tracker import TrackerConfig
+    from dreem.inference.track import repaired
+    from dreem.inference.tracker import TrackResult
+
+    frames, cen, gt = _parallel()
+    keep = ~(np.isin(frames, [100, 101]) & (gt == 1))
+    frames, cen, gt = frames[keep], cen[keep], gt[keep]
+    ids = gt.copy()
+    ids[(frames == 101) & (gt == 0)] = 1
+    result = TrackResult(ids, np.ones(len(ids), np.float32))
+    cfg = TrackerConfig.model_validate({"swap_repair": {"move_gap": 2}})
+    assert cfg.swap_repair.impossible_links  # on by default, and finds nothing left
+    assert np.array_equal(repaired(result, cfg, frames, cen, None).track_id, gt)
+
+
+def test_crowded_rows_marks_detections_with_a_neighbour_in_their_crop():
+    frames = np.array([0, 0, 0, 1, 1, 2])
+    cen = np.array([[0.0, 0.0], [5.0, 0.0], [40.0, 0.0], [0.0, 0.0], [30.0, 0.0], [0.0, 0.0]])
+    assert crowded_rows(frames, cen, 10.0).tolist() == [True, True, False, False, False, False]
+    assert crowded_rows(frames, cen, 36.0).tolist() == [True, True, True, True, True, False]
+    assert crowded_rows(frames, cen, None) is None
+
+
+def test_in_a_crowded_crop_a_clear_fit_of_positions_overrides_the_looks():
+    """At frame 5 the two animals are on top of each other: each crop shows both, so looks
+    that disagree with a clear fit of the positions do not keep the swap; a weak fit (better
+    by less than CONTACT_RATIO) still needs the looks."""
+    frames, cen, gt = _crossers()
+    ids = _swap(gt, frames, [5])
+    looks = np.array([[1.0, 0.0], [0.0, 1.0]])[ids]  # the contaminated crops look swapped
+    crowded = crowded_rows(frames, cen, 10.0)
+    assert crowded[frames == 5].all() and not crowded[frames == 11].any()
+    assert repair_swaps(frames, cen, ids, ratio=0.7, feats=looks)[1] == 0
+    fixed, n = repair_swaps(frames, cen, ids, ratio=0.7, feats=looks, crowded=crowded)
+    assert n == 1 and np.array_equal(fixed, gt)
+    weak = cen.copy()  # the two nearly coincide: the exchanged ids fit only 0.6x better
+    weak[(frames == 5) & (gt == 0)] = (25.0, 51.5)
+    weak[(frames == 5) & (gt == 1)] = (25.0, 52.5)
+    crowded = crowded_rows(frames, weak, 10.0)
+    assert repair_swaps(frames, weak, ids, ratio=0.7, feats=looks, crowded=crowded)[1] == 0
+    agree = np.array([[1.0, 0.0], [0.0, 1.0]])[gt]
+    assert repair_swaps(frames, weak, ids, ratio=0.7, feats=agree, crowded=crowded)[1] == 1

@@ -71,7 +71,17 @@ class SwapRepairConfig(Section):
         ge=1,
     )
     tail_margin: Float = doc(
-        0.2, "mean cosine gain a tail exchange needs (with tail_window)", gt=0, le=2
+        0.05,
+        "mean cosine gain a tail exchange needs (with tail_window; 0.05 measured on the "
+        "identity benchmark, docs/deviations.md)",
+        gt=0,
+        le=2,
+    )
+    impossible_links: Bool = doc(
+        True,
+        "last, exchange two tracks' tails where a track's own link is faster than any animal "
+        "moves (1.5 x the tracks' 99th-percentile speed) and the exchanged links are not; "
+        "position alone decides (dreem.inference.smoothing.repair_tail_swaps)",
     )
 
 

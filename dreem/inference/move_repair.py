@@ -15,7 +15,8 @@ below ``ratio`` times the fit to ``a``'s) and, with appearance features, looks m
 lies farther from ``a``'s path than the tracks' speed limit
 (:func:`dreem.inference.smoothing.speed_limit`: no animal gets there in a frame), the
 positions decide alone: two animals on top of each other give a crop that looks like both.
-The best gains first, until nothing gains.
+So they do where another animal is in a crop of the run (``crowded``) and the run fits
+``b`` better by ``CONTACT_RATIO``. The best gains first, until nothing gains.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dreem.inference.smoothing import speed_limit, track_arrays
+from dreem.inference.smoothing import CONTACT_RATIO, speed_limit, track_arrays
 
 
 @dataclass
@@ -43,11 +44,14 @@ def repair_moves(
     ratio: float = 0.5,
     move_gap: int = 1,
     feats: np.ndarray | None = None,
+    crowded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Track ids with detections given back (see module docstring) and how many runs were.
 
     ``frame_idx (N,)``, ``centroids (N, 2)`` pixels, ``track_id (N,)`` (``-1`` left alone),
-    ``feats (N, D)`` L2-normalised appearance features or None.
+    ``feats (N, D)`` L2-normalised appearance features or None; ``crowded (N,)``
+    (:func:`dreem.inference.smoothing.crowded_rows`): a run with another animal in a crop is
+    decided by position alone.
     """
     ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
     vmax = speed_limit(frames, cen, ids, ok)
@@ -57,7 +61,8 @@ def repair_moves(
     for _ in range(int(ok.sum())):  # every sweep moves at least one run; bounded anyway
         tracks = _tracks(frames, ids, ok)
         moves = sorted(
-            _candidates(tracks, cen, feats, max_len, ratio, move_gap, vmax), reverse=True
+            _candidates(tracks, cen, feats, crowded, max_len, ratio, move_gap, vmax),
+            reverse=True,
         )
         touched: set[int] = set()
         for _gain, a, b, run in moves:
@@ -83,7 +88,9 @@ def _tracks(frames, ids, ok) -> dict[int, _Track]:
     return out
 
 
-def _candidates(tracks, cen, feats, max_len: int, ratio: float, move_gap: int, vmax: float):
+def _candidates(
+    tracks, cen, feats, crowded, max_len: int, ratio: float, move_gap: int, vmax: float
+):
     """``(gain, a, b, rows)`` for every run of ``a`` that fits absent ``b`` better."""
     for b, tb in tracks.items():
         for k in range(len(tb.frames) - 1):
@@ -99,13 +106,13 @@ def _candidates(tracks, cen, feats, max_len: int, ratio: float, move_gap: int, v
                 for i in range(lo, hi):
                     for j in range(i, min(i + max_len, hi)):
                         found = _run_gain(
-                            ta, i, j, (b0, b1, f0, f1), cen, feats, ratio, move_gap, vmax
+                            ta, i, j, (b0, b1, f0, f1), cen, feats, crowded, ratio, move_gap, vmax
                         )
                         if found is not None:
                             yield found, a, b, ta.rows[i : j + 1]
 
 
-def _run_gain(ta, i, j, b_anchors, cen, feats, ratio, move_gap, vmax) -> float | None:
+def _run_gain(ta, i, j, b_anchors, cen, feats, crowded, ratio, move_gap, vmax) -> float | None:
     """The distance gained by giving ``a``'s sightings ``i..j`` to ``b`` (anchored at rows
     ``b0, b1`` on frames ``f0, f1``); None when it gains nothing or may not move."""
     if i == 0 or j + 1 >= len(ta.frames):
@@ -124,7 +131,8 @@ def _run_gain(ta, i, j, b_anchors, cen, feats, ratio, move_gap, vmax) -> float |
     if not swp < ratio * cur:
         return None
     off_path = cur / (j + 1 - i) > vmax  # farther from a's path than a frame's motion
-    if feats is not None and not off_path:
+    touching = swp < CONTACT_RATIO * cur and crowded is not None and bool(crowded[run].any())
+    if feats is not None and not off_path and not touching:
         ref = feats[b0] + feats[b1] - feats[a0] - feats[a1]
         if float(np.sum(feats[run] @ ref)) <= 0:
             return None  # the run looks more like a's own sightings

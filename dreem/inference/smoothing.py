@@ -36,13 +36,16 @@ def repair_swaps(
     max_len: int = 2,
     ratio: float = 0.5,
     feats: np.ndarray | None = None,
+    crowded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Track ids with short swaps undone (see module docstring) and how many were.
 
     ``frame_idx (N,)`` sorted, ``centroids (N, 2)`` pixels, ``track_id (N,)`` (``-1`` left
     alone), ``feats (N, D)`` L2-normalised appearance features or None. Frames are
     consecutive source frames (a stretch is only repaired when both tracks are seen on the
-    frames right before and right after it).
+    frames right before and right after it). ``crowded (N,)`` (:func:`crowded_rows`): where
+    a detection of the stretch has another animal in its crop (its looks are unreliable),
+    positions fitting better by ``CONTACT_RATIO`` decide alone.
     """
     ids = np.asarray(track_id, np.int64).copy()
     cen = np.asarray(centroids, np.float64)
@@ -53,12 +56,12 @@ def repair_swaps(
     n_repaired = 0
     for length in range(max_len, 0, -1):  # longest first: a long swap is not split
         for start in sorted(rows):
-            while _repair_one(rows, cen, ids, start, length, ratio, feats):
+            while _repair_one(rows, cen, ids, start, length, ratio, feats, crowded):
                 n_repaired += 1
     return ids, n_repaired
 
 
-def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats) -> bool:
+def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats, crowded) -> bool:
     """Exchange the ids of the pair whose stretch ``[start, start+length)`` gains most."""
     before, after = start - 1, start + length
     stretch = range(start, after)
@@ -80,7 +83,16 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats) ->
                 cur += np.hypot(*(pa - ma)) + np.hypot(*(pb - mb))
                 swp += np.hypot(*(pa - mb)) + np.hypot(*(pb - ma))
             if swp < ratio * cur and cur - swp > best_gain:
-                if feats is None or _looks_swapped(rows, feats, before, after, stretch, a, b):
+                touching = (
+                    swp < CONTACT_RATIO * cur
+                    and crowded is not None
+                    and any(crowded[rows[f][a]] or crowded[rows[f][b]] for f in stretch)
+                )
+                if (
+                    feats is None
+                    or touching
+                    or _looks_swapped(rows, feats, before, after, stretch, a, b)
+                ):
                     best, best_gain = (a, b), cur - swp
     if best is None:
         return False
@@ -123,11 +135,13 @@ def repair_tail_swaps(
     frame_idx: np.ndarray,
     centroids: np.ndarray,
     track_id: np.ndarray,
-    feats: np.ndarray,
+    feats: np.ndarray | None,
     window: int = 10,
-    margin: float = 0.2,
+    margin: float = 0.05,
+    impossible_links: bool = False,
 ) -> tuple[np.ndarray, int]:
-    """Track ids with lasting swaps undone by each track's appearance memory.
+    """Track ids with lasting swaps undone by each track's appearance memory, or with
+    ``impossible_links`` by position alone.
 
     After an occlusion or a crossing the tracker can carry two identities on exchanged
     tracks for the rest of the video; no short stretch is then wrong, so
@@ -138,15 +152,26 @@ def repair_tail_swaps(
     gains) and both exchanged links are physically possible (no faster than the tracks'
     own 99th-percentile speed × 1.5 over the frames between them), the ids after the cut
     are exchanged. The best cut first, until none is left.
+
+    With ``impossible_links`` the looks do not decide (``margin`` is unused): a cut is
+    exchanged where a track's own link across it is faster than that limit and both
+    exchanged links are not — two look-alike animals whose ids the tracker gave across the
+    frame. Run it after the short repairs (:func:`repair_swaps`,
+    :func:`dreem.inference.move_repair.repair_moves`): a detection taken for a frame is
+    also an impossible link, and giving it back is the smaller change.
     """
     ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
+    if feats is None:
+        if not impossible_links:
+            raise ValueError("repair_tail_swaps: feats are needed unless impossible_links")
+        feats = np.zeros((len(ids), 1), np.float32)
     feats = np.asarray(feats, np.float32)
     vmax = speed_limit(frames, cen, ids, ok)
     n_repaired = 0
     if vmax is None or window < 1:
         return ids, 0
     for _ in range(int(ok.sum())):  # each exchange strictly improves; bounded anyway
-        best = _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax)
+        best = _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossible_links)
         if best is None:
             break
         a, b, cut = best
@@ -155,6 +180,28 @@ def repair_tail_swaps(
         ids[on_a], ids[on_b] = b, a
         n_repaired += 1
     return ids, n_repaired
+
+
+CONTACT_RATIO = 0.5  # the fit a crowded stretch needs for its positions to decide alone
+
+
+def crowded_rows(frame_idx, centroids, dist: float | None) -> np.ndarray | None:
+    """``(N,)`` True where another detection of the same frame lies closer than ``dist``
+    pixels (half the crop size: the crop shows both animals, so its looks are unreliable);
+    None when ``dist`` is None."""
+    if dist is None:
+        return None
+    frames = np.asarray(frame_idx, np.int64)
+    cen = np.asarray(centroids, np.float64)
+    out = np.zeros(len(frames), bool)
+    order = np.argsort(frames, kind="stable")
+    cuts = np.flatnonzero(np.diff(frames[order])) + 1
+    for rows in np.split(order, cuts):
+        if len(rows) > 1:
+            d = np.linalg.norm(cen[rows][:, None] - cen[rows][None], axis=-1)
+            np.fill_diagonal(d, np.inf)
+            out[rows] = np.nanmin(d, axis=1) < dist
+    return out
 
 
 def track_arrays(frame_idx, centroids, track_id):
@@ -193,14 +240,15 @@ def _window_means(cs, start, stop):
     return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
 
 
-def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax):
-    """The (a, b, cut frame) whose tail exchange gains most beyond ``margin``; or None."""
+def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossible_links):
+    """The (a, b, cut frame) whose tail exchange gains most beyond ``margin`` (with
+    ``impossible_links``: most among those that make impossible links possible); or None."""
     tracks = np.unique(ids[ok])
     info = {}
     for t in tracks:
         rows = np.flatnonzero(ok & (ids == t))
         info[t] = (rows, *_track_windows(frames, feats, rows))
-    best, best_gain = None, margin
+    best, best_rank = None, -np.inf
     for i, a in enumerate(tracks):
         ra, fa, csa = info[a]
         for b in tracks[i + 1 :]:
@@ -231,13 +279,19 @@ def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax):
             keep = np.einsum("nd,nd->n", a_pre, a_post) + np.einsum("nd,nd->n", b_pre, b_post)
             swap = np.einsum("nd,nd->n", a_pre, b_post) + np.einsum("nd,nd->n", b_pre, a_post)
             gain = (swap - keep) / 2
-            possible = _link_possible(fa, ra, ia - 1, fb, rb, ib, cen, vmax) & _link_possible(
+            swap_ok = _link_possible(fa, ra, ia - 1, fb, rb, ib, cen, vmax) & _link_possible(
                 fb, rb, ib - 1, fa, ra, ia, cen, vmax
             )
-            gain = np.where(possible, gain, -np.inf)
-            k = int(np.argmax(gain))
-            if gain[k] > best_gain:
-                best, best_gain = (int(a), int(b), int(cuts[k])), float(gain[k])
+            keep_ok = _link_possible(fa, ra, ia - 1, fa, ra, ia, cen, vmax) & _link_possible(
+                fb, rb, ib - 1, fb, rb, ib, cen, vmax
+            )
+            if impossible_links:
+                rank = np.where(swap_ok & ~keep_ok, gain, -np.inf)
+            else:
+                rank = np.where(swap_ok & (gain > margin), gain, -np.inf)
+            k = int(np.argmax(rank))
+            if rank[k] > best_rank:
+                best, best_rank = (int(a), int(b), int(cuts[k])), float(rank[k])
     return best
 
 

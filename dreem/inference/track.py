@@ -226,15 +226,24 @@ def run_tracking(
             node_names=data.meta.node_names,
             px_to_box=(1.0 / h, 1.0 / w),
         )
-    return repaired(result, tracker.cfg, data.frame_idx, data.centroid, feats)
+    crop_px = float(np.nanmedian(data.bbox[..., 2] - data.bbox[..., 0])) if len(data) else None
+    return repaired(result, tracker.cfg, data.frame_idx, data.centroid, feats, crop_px)
 
 
-def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feats) -> TrackResult:
-    """``result`` with short swaps undone when ``tracker.swap_repair`` is set."""
+def repaired(
+    result: TrackResult,
+    cfg: TrackerConfig,
+    frame_idx,
+    centroids,
+    feats,
+    crop_px: float | None = None,
+) -> TrackResult:
+    """``result`` with swaps undone when ``tracker.swap_repair`` is set; the looks of a
+    detection with another animal closer than half the crop size ``crop_px`` do not count."""
     if cfg.swap_repair is None:
         return result
     from dreem.inference.move_repair import repair_moves
-    from dreem.inference.smoothing import repair_swaps, repair_tail_swaps
+    from dreem.inference.smoothing import crowded_rows, repair_swaps, repair_tail_swaps
 
     normed = feats.normalized() if isinstance(feats, StreamedFeatures) else None
     track_id = result.track_id
@@ -246,14 +255,23 @@ def repaired(result: TrackResult, cfg: TrackerConfig, frame_idx, centroids, feat
         if n_tail:
             log.info("swap repair: %d lasting swaps undone", n_tail)
     looks = normed if cfg.use_vis_feats else None
-    ids, n = repair_swaps(frame_idx, centroids, track_id, repair.max_len, repair.ratio, looks)
+    crowded = crowded_rows(frame_idx, centroids, None if crop_px is None else crop_px / 2)
+    ids, n = repair_swaps(
+        frame_idx, centroids, track_id, repair.max_len, repair.ratio, looks, crowded
+    )
     if n:
         log.info("swap repair: %d short swaps undone", n)
     ids, n = repair_moves(
-        frame_idx, centroids, ids, repair.max_len, repair.ratio, repair.move_gap, looks
+        frame_idx, centroids, ids, repair.max_len, repair.ratio, repair.move_gap, looks, crowded
     )
     if n:
         log.info("swap repair: %d detections given back", n)
+    if repair.impossible_links:
+        ids, n = repair_tail_swaps(
+            frame_idx, centroids, ids, looks, repair.tail_window or 10, impossible_links=True
+        )
+        if n:
+            log.info("swap repair: %d impossible links undone", n)
     return TrackResult(ids, result.confidence, result.uncertain_frames)
 
 
