@@ -50,8 +50,8 @@ def repair_moves(
 
     ``frame_idx (N,)``, ``centroids (N, 2)`` pixels, ``track_id (N,)`` (``-1`` left alone),
     ``feats (N, D)`` L2-normalised appearance features or None; ``crowded (N,)``
-    (:func:`dreem.inference.smoothing.crowded_rows`): a run with another animal in a crop is
-    decided by position alone.
+    (:func:`dreem.inference.smoothing.crowded_rows`): a run with another animal in a crop
+    that fits ``b`` better by ``CONTACT_RATIO`` is decided by position alone.
     """
     ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
     vmax = speed_limit(frames, cen, ids, ok)
