@@ -217,7 +217,11 @@ def test_train_writes_outputs_and_checkpoint_rebuilds_model(shards, tmp_path):
     train, val = shards
     cfg = tiny_cfg(runner={"metrics": {"train": [], "val": ["num_switches"], "test": []}})
     cfg.checkpointing.monitor = ["val_loss", "val_num_switches"]
+    precision = torch.get_float32_matmul_precision()
     res = train_model(cfg, train, val, tmp_path, seed=1)
+    # no process-wide change leaks out (a lower precision makes CPUs with bf16 units
+    # compute every later float32 matmul in bf16)
+    assert torch.get_float32_matmul_precision() == precision
     for name in ("best.ckpt", "last.ckpt", "metrics.csv", "config.yaml"):
         assert (tmp_path / name).is_file(), name
     assert res["epochs"] == 1 and res["instances_per_s"] > 0

@@ -6,7 +6,8 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +124,8 @@ def train_model(
     """
     import lightning as L
     import torch
-    from lightning.pytorch.loggers import CSVLogger
 
-    from dreem.config.load import save_config
-    from dreem.data.dataset import ClipDataset
-    from dreem.training.ddp import cluster_plugins, cpu_threads_per_process
-    from dreem.training.factories import build_callbacks, build_dataloader, build_logger
-    from dreem.training.module import GTRLightning
+    from dreem.training.ddp import cpu_threads_per_process
     from dreem.utils.seed import seed_everything
 
     t_start = time.perf_counter()
@@ -149,7 +145,44 @@ def train_model(
         torch.set_num_threads(
             cpu_threads_per_process(_cpu_threads(), accelerator, cfg.trainer.devices)
         )
-    torch.set_float32_matmul_precision("medium")
+    with _gpu_matmul_precision():
+        return _fit(cfg, train_shards, val_shards, out_dir, seed, callbacks, t_start)
+
+
+@contextmanager
+def _gpu_matmul_precision() -> Iterator[None]:
+    """TF32 matmuls on a CUDA GPU, for this training only. CPUs keep full float32: on a
+    CPU with bf16 units a lower precision makes oneDNN compute matmuls in bf16, so the same
+    config would train differently on different machines."""
+    import torch
+
+    before = torch.get_float32_matmul_precision()
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def _fit(
+    cfg: DreemConfig,
+    train_shards: list[Path],
+    val_shards: list[Path],
+    out_dir: Path,
+    seed: int,
+    callbacks: Sequence[Any],
+    t_start: float,
+) -> dict[str, Any]:
+    """The body of :func:`train_model` once the process is set up."""
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+
+    from dreem.config.load import save_config
+    from dreem.data.dataset import ClipDataset
+    from dreem.training.ddp import cluster_plugins
+    from dreem.training.factories import build_callbacks, build_dataloader, build_logger
+    from dreem.training.module import GTRLightning
 
     ds, dl = cfg.dataset, cfg.dataloader
     train_ds = ClipDataset(train_shards, ds.train_dataset, seed)
