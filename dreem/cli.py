@@ -414,6 +414,7 @@ def main() -> None:
     import errno
 
     from dreem.utils.errors import DreemError
+    from dreem.utils.process import skip_exit_collection
 
     _show_warnings()
     try:
@@ -427,6 +428,8 @@ def main() -> None:
             raise
         typer.echo(f"error: {err.filename}: {err.strerror}", err=True)
         sys.exit(2)
+    finally:
+        skip_exit_collection()
 
 
 if __name__ == "__main__":

@@ -119,6 +119,26 @@ def test_cli_import_is_light():
     assert float(seconds) < 1.5  # TARGETS: start-up < 1.5 s (typically ~0.15 s here)
 
 
+def test_cli_exits_without_a_final_collection():
+    """A finished command freezes the interpreter's objects, so the exit skips the final
+    garbage collection (over a second once torch and Lightning are loaded), whether the
+    command succeeded or failed."""
+    code = (
+        "import gc, sys\n"
+        "from dreem.cli import main\n"
+        "sys.argv = ['dreem', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    print(e.code, gc.get_freeze_count() > 0)\n"
+    )
+    for args, code_expected in ((["--version"], "0"), (["track", "/no/such.ckpt"], "2")):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+        assert proc.stdout.split()[-2:] == [code_expected, "True"], proc.stdout + proc.stderr
+
+
 def test_help_starts_fast():
     best = min(_time_help() for _ in range(2))
     assert best < 1.5, f"dreem --help took {best:.2f} s"
