@@ -172,7 +172,8 @@ def train(
     verbose: o.Verbose = False,
 ) -> None:
     """Train a model: from a DREEM config's dataset sections, or from data directories."""
-    from dreem.stages import train_dirs_plan_config, train_from_config
+    from dreem.pipeline.mlflow_log import open_record, settings
+    from dreem.stages import train_dirs_plan_config, train_from_config, train_plan_config
 
     o.setup_logging(quiet, verbose)
     flags = o.train_overrides(
@@ -180,26 +181,31 @@ def train(
     )
     sets = [*flags, *(overrides or [])]
     crops = o.crop_keys(crop_size, anchor)
+    if not source.is_dir() and (val_dir is not None or crops or video_type or config is not None):
+        raise DreemError(
+            "--val-dir, --crop-size, --anchor, --video-type and --config go with a data "
+            f"directory (dreem train TRAIN_DIR ...); {source} is a config file: set "
+            "those keys in it or with --set"
+        )
     if source.is_dir():
         model = name or (config.stem if config is not None else "dreem_train")
-        out_dir = out_dir or Path("models") / model
-        cfg = train_dirs_plan_config(
-            source, val_dir, out_dir, config, sets, model, crops, o.suffixes(video_type), mlflow
-        )
-        result = train_from_config(cfg, out_dir, progress=not quiet)
     else:
-        if val_dir is not None or crops or video_type or config is not None:
-            raise DreemError(
-                "--val-dir, --crop-size, --anchor, --video-type and --config go with a data "
-                f"directory (dreem train TRAIN_DIR ...); {source} is a config file: set "
-                "those keys in it or with --set"
-            )
-        from dreem.stages import train_plan_config
-
         model = name or source.stem
-        out_dir = out_dir or Path("models") / model
-        cfg = train_plan_config(source, out_dir, sets, model, mlflow)
-        result = train_from_config(cfg, out_dir, progress=not quiet)
+    out_dir = out_dir or Path("models") / model
+    # MLflow starts up in its own process while the config is checked and crops extracted
+    record = open_record(settings(out_dir, {"enabled": mlflow}))
+    try:
+        if source.is_dir():
+            cfg = train_dirs_plan_config(
+                source, val_dir, out_dir, config, sets, model, crops, o.suffixes(video_type), mlflow
+            )
+        else:
+            cfg = train_plan_config(source, out_dir, sets, model, mlflow)
+    except BaseException:
+        if record is not None:
+            record.close()
+        raise
+    result = train_from_config(cfg, out_dir, progress=not quiet, record=record)
     if result.get("rank", 0) != 0:  # DDP: the main process reports
         return
     if not quiet:

@@ -217,19 +217,35 @@ def train_from_config(
     overrides: Any = None,
     name: str | None = None,
     progress: bool = True,
+    record=None,
 ) -> dict[str, Any]:
     """``dreem train``: discover, extract, train and publish one model; ``config`` is a
     DREEM config file (its dataset sections name the data) or a pipeline config dict
-    (:func:`train_dirs_plan_config`). ``out_dir/best.ckpt`` links to the published model."""
+    (:func:`train_dirs_plan_config`). ``out_dir/best.ckpt`` links to the published model.
+    ``record``: an MLflow record opened early (:func:`dreem.pipeline.mlflow_log.open_record`
+    with the plan's store settings; another store's is closed and replaced)."""
     from dreem.pipeline import run
+    from dreem.pipeline.mlflow_log import open_record
 
-    data = (
-        config if isinstance(config, dict) else train_plan_config(config, out_dir, overrides, name)
-    )
-    plan = _plan(data)
-    run.prepare(plan, progress=progress)
+    try:
+        data = (
+            config
+            if isinstance(config, dict)
+            else train_plan_config(config, out_dir, overrides, name)
+        )
+        plan = _plan(data)
+        if record is not None and record.cfg != plan.mlflow():
+            record.close()
+            record = None
+        if record is None:
+            record = open_record(plan.mlflow())  # MLflow starts while crops are extracted
+        run.prepare(plan, progress=progress)
+    except BaseException:
+        if record is not None:
+            record.close()  # no run was started: the child just exits
+        raise
     (model,) = plan.trained()
-    result = run.train(plan, model)
+    result = run.train(plan, model, record=record)
     result["link"] = str(_link_checkpoint(Path(plan.checkpoint(model)), Path(out_dir)))
     return result
 

@@ -170,3 +170,76 @@ def test_a_broken_store_is_a_warning_not_a_lost_report(tmp_path: Path, caplog) -
     summary = {"means": means, "html": tmp_path / "report.html"}
     assert mlflow_log.record_summary(cfg, summary, {}) == {}
     assert "MLflow: could not log the evaluation" in caplog.text
+
+
+def _store_runs(cfg: dict) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=cfg["tracking_uri"])
+    exp = client.get_experiment_by_name(cfg["experiment"])
+    return [] if exp is None else client.search_runs([exp.experiment_id])
+
+
+def test_worker_serves_requests_in_order(tmp_path: Path) -> None:
+    """The recording child's protocol, in process: start, two epochs, finish."""
+    from dreem.pipeline.mlflow_worker import serve
+
+    cfg = mlflow_log.settings(tmp_path, {})
+    (tmp_path / "config.yaml").write_text("seed: 1\n")
+    lines = [
+        json.dumps({"op": "log", "values": {"x": 1.0}, "step": 0}),  # before start: ignored
+        json.dumps(
+            {"op": "start", "model": "m", "kind": "trained", "params": {"a": {"b": 2}}, "tags": {}}
+        ),
+        json.dumps({"op": "log", "values": {"val_loss": 0.5}, "step": 0}),
+        json.dumps({"op": "log", "values": {"val_loss": 0.25, "nan": float("nan")}, "step": 1}),
+        json.dumps(
+            {
+                "op": "finish",
+                "artifacts": [str(tmp_path / "config.yaml"), str(tmp_path / "missing.png")],
+                "record": {"epochs": 2},
+                "status": "FINISHED",
+            }
+        ),
+    ]
+    run_id = serve(cfg, lines)
+    (run,) = _store_runs(cfg)
+    assert run.info.run_id == run_id and run.info.status == "FINISHED"
+    assert run.data.params == {"a.b": "2"} and run.data.metrics == {"val_loss": 0.25}
+    assert "x" not in run.data.metrics
+    arts = {Path(p).name for p in (tmp_path / "mlflow-artifacts").rglob("*") if p.is_file()}
+    assert arts == {"config.yaml", "record.json"}
+
+
+def test_a_training_that_fails_is_recorded_failed(tmp_path: Path) -> None:
+    from test_train import tiny_cfg
+
+    from dreem.pipeline.code import job_code
+    from dreem.utils.errors import InputDataError
+
+    cfg = mlflow_log.settings(tmp_path, {})
+    params = {"cfg": tiny_cfg().to_dict()}
+    broken = tmp_path / "broken_shard.parquet"
+    broken.write_bytes(b"not a parquet file")
+    with pytest.raises(InputDataError, match="broken_shard"):
+        mlflow_log.recorded_training(
+            cfg, "gtr", params, job_code("train_job"), [broken], [], tmp_path / "m"
+        )
+    (run,) = _store_runs(cfg)
+    assert run.info.status == "FAILED" and run.info.run_name == "gtr"
+
+
+@pytest.mark.slow
+def test_an_unwritable_store_never_costs_the_training(tmp_path: Path, capfd) -> None:
+    from test_train import _write_shard, tiny_cfg
+
+    from dreem.pipeline.code import job_code
+
+    train = [_write_shard(tmp_path / "a.parquet", "a", 8, 3, 0)]
+    cfg = {**mlflow_log.settings(tmp_path, {}), "tracking_uri": "sqlite:////proc/no/mlflow.db"}
+    params = {"cfg": tiny_cfg().to_dict()}
+    result = mlflow_log.recorded_training(
+        cfg, "gtr", params, job_code("train_job"), train, [], tmp_path / "m"
+    )
+    assert Path(result["best_ckpt"]).is_file() and "mlflow_run_id" not in result
+    assert "MLflow: could not start the training run" in capfd.readouterr().err

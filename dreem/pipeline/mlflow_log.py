@@ -5,7 +5,8 @@ With the default settings the store is ``sqlite:///<output_dir>/mlflow.db`` and 
 go to ``<output_dir>/mlflow-artifacts``; every training run is an MLflow run named after
 its model (tags ``dreem.model``, ``dreem.kind``), with the DREEM config as flattened
 params, each epoch's metrics (step = epoch) logged while it trains, and at the end the
-config, curves, metrics table and the best checkpoint's path as artifacts. The aggregate
+config, curves, metrics table and the best checkpoint's path as artifacts (a training run's
+record is written by a child process, :mod:`dreem.pipeline.mlflow_worker`). The aggregate
 job logs each model's evaluation (``eval/<dataset>/<metric>``, as the report's headline
 combines videos: scores averaged, counts summed) to the latest finished run of that model
 (baselines and given checkpoints get a run of their own).
@@ -106,14 +107,36 @@ def _locked(cfg: Mapping) -> Iterator[None]:
 
 
 def _client(cfg: Mapping):
-    """``(client, experiment_id)``; the experiment is created on first use."""
-    client = _mlflow()(tracking_uri=cfg["tracking_uri"])
-    exp = client.get_experiment_by_name(cfg["experiment"])
+    """``(client, experiment_id)``; the experiment is created on first use, a new SQLite
+    store from the template (:mod:`dreem.pipeline.mlflow_template`). Call under
+    :func:`_locked`."""
+    from dreem.pipeline import mlflow_template as template
+
+    client_cls = _mlflow()
+    new_db = template.new_sqlite_store(str(cfg["tracking_uri"]))
+    seeded = new_db is not None and template.seed(new_db)
+    try:
+        client, exp = _open(client_cls, cfg)
+    except Exception:
+        if not seeded:
+            raise
+        log.warning("MLflow: the cached empty store was refused; creating %s anew", new_db)
+        template.discard(new_db)
+        seeded = False
+        client, exp = _open(client_cls, cfg)
+    if new_db is not None and not seeded:
+        template.save(new_db)
     if exp is not None:
         return client, exp.experiment_id
     return client, client.create_experiment(
         cfg["experiment"], artifact_location=cfg.get("artifact_location")
     )
+
+
+def _open(client_cls, cfg: Mapping):
+    """A client of the store and the pipeline's experiment (None when it is new)."""
+    client = client_cls(tracking_uri=cfg["tracking_uri"])
+    return client, client.get_experiment_by_name(cfg["experiment"])
 
 
 def flatten(tree: Mapping, prefix: str = "") -> dict[str, str]:
@@ -223,62 +246,69 @@ def model_run(cfg: Mapping, model: str, kind: str, tags: Mapping[str, str] | Non
         return run.info.run_id
 
 
-def training_callback(cfg: Mapping, model: str, params: Mapping, tags: Mapping[str, str]):
-    """A Lightning callback that records one training run: the run starts with the fit,
-    each epoch's ``callback_metrics`` are logged at step = epoch, a crash marks it FAILED.
+def open_record(cfg: Mapping | None):
+    """Start the child process that records a training run
+    (:class:`dreem.pipeline.mlflow_worker.TrainingRecordProcess`): it imports MLflow and
+    opens the store at once, while the caller goes on (extraction, imports). None when
+    ``cfg`` is None (MLflow off) or in a non-main process of a multi-process run. A missing
+    MLflow install is a clear error here, before any training."""
+    if not cfg:
+        return None
+    _require_mlflow()
+    from dreem.training.ddp import is_main_process
 
-    The MLflow calls run in order on one background thread, so importing MLflow and
-    creating a new store (seconds of work) overlap with training instead of delaying it.
-    ``close()`` waits for them and returns the run id (None when the run could not start);
-    end the run with :func:`finish_run`."""
-    from concurrent.futures import ThreadPoolExecutor
+    if not is_main_process():
+        return None
+    from dreem.pipeline.mlflow_worker import TrainingRecordProcess
 
+    return TrainingRecordProcess(cfg)
+
+
+def training_callback(record, model: str, params: Mapping, tags: Mapping[str, str]):
+    """A Lightning callback that records one training run through ``record``
+    (:func:`open_record`; None records nothing): the run starts at once, each epoch's
+    ``callback_metrics`` are logged at step = epoch, a crash marks it FAILED.
+
+    The MLflow calls run in the record's child process at a lower CPU priority
+    (:mod:`dreem.pipeline.mlflow_worker`), so importing MLflow and opening or creating the
+    store never slow training. ``close(artifacts, record)`` finishes the run (FAILED with
+    ``failed=True``), waits until the record is written and returns the run id (None when
+    the run could not start)."""
     import lightning as L
 
     class MlflowEpochs(L.Callback):
         def __init__(self) -> None:
-            self.run_id: str | None = None
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="mlflow")
-
-        def _start(self) -> None:
-            try:
-                self.run_id = start_run(cfg, model, "trained", params, tags)
-            except Exception as exc:  # the record must never stop a training run
-                _warn("start the training run", exc)
-
-        def _log(self, values: dict, epoch: int) -> None:
-            if self.run_id is None:
-                return
-            try:
-                log_metrics(cfg, self.run_id, values, step=epoch)
-            except Exception as exc:
-                _warn(f"log epoch {epoch}", exc)
-
-        def _failed(self) -> None:
-            if self.run_id is not None:
-                with contextlib.suppress(Exception):
-                    finish_run(cfg, self.run_id, status="FAILED")
-
-        def on_fit_start(self, trainer, pl_module) -> None:
-            if trainer.is_global_zero:
-                self._pool.submit(self._start)
+            self._record = record
+            self._finished = False
+            if self._record is not None:
+                self._record.send("start", model=model, kind="trained", params=params, tags=tags)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
-            if not trainer.is_global_zero or trainer.sanity_checking:
+            if self._record is None or not trainer.is_global_zero or trainer.sanity_checking:
                 return
             values = {}
             for k, v in trainer.callback_metrics.items():
                 with contextlib.suppress(TypeError, ValueError, RuntimeError):
                     values[k] = float(v)
-            self._pool.submit(self._log, values, int(trainer.current_epoch))
+            self._record.send("log", values=values, step=int(trainer.current_epoch))
 
         def on_exception(self, trainer, pl_module, exception) -> None:
-            self._pool.submit(self._failed)
-            self._pool.shutdown(wait=True)
+            self._finish(status="FAILED")
 
-        def close(self) -> str | None:
-            self._pool.shutdown(wait=True)
-            return self.run_id
+        def _finish(self, **fields: Any) -> None:
+            if self._record is not None and not self._finished:
+                self._record.send("finish", **fields)
+                self._finished = True
+
+        def close(
+            self, artifacts: Sequence[Path] = (), record: Mapping | None = None, failed=False
+        ) -> str | None:
+            if self._record is None:
+                return None
+            status = "FAILED" if failed else "FINISHED"
+            self._finish(artifacts=[str(p) for p in artifacts], record=record, status=status)
+            run_id, self._record = self._record.close(), None
+            return run_id
 
     return MlflowEpochs()
 
@@ -317,10 +347,12 @@ def recorded_training(
     val: Sequence[Path],
     out_dir: Path,
     val_tracker: dict | None = None,
+    record=None,
 ) -> dict:
     """:func:`dreem.pipeline.jobs.train_job`, recorded as an MLflow run named ``model`` when
     ``cfg`` (:func:`settings`) is given. Used by the train rule and ``dreem train``; kept
-    out of the job function so that MLflow changes never retrain a model."""
+    out of the job function so that MLflow changes never retrain a model. ``record``: a
+    record the caller opened early (:func:`open_record`), else one is opened here."""
     from dreem.pipeline.jobs import train_job
 
     if not cfg:
@@ -329,30 +361,34 @@ def recorded_training(
 
     out_dir = Path(out_dir)
     inputs = [Path(p) for p in (*train, *val)]
+    if record is None:
+        record = open_record(cfg)  # not installed: a clear error before training, not after
+    try:
+        fingerprint = run_fingerprint({"params": params, "code": code}, inputs)
+    except BaseException:
+        if record is not None:
+            record.close()  # no run was started: the child just exits
+        raise
     tags = {
-        "dreem.fingerprint": run_fingerprint({"params": params, "code": code}, inputs),
+        "dreem.fingerprint": fingerprint,
         "dreem.train_dir": str(out_dir.resolve()),
         "dreem.train_shards": json.dumps([str(p) for p in train]),
         "dreem.val_shards": json.dumps([str(p) for p in val]),
     }
-    _require_mlflow()  # not installed: a clear error before training, not after
-    recorder = training_callback(cfg, model, params["cfg"], tags)
+    recorder = training_callback(record, model, params["cfg"], tags)
     try:
         result = train_job(
             params, code, train, val, out_dir, model, callbacks=[recorder], val_tracker=val_tracker
         )
-    finally:
-        recorder.close()
-    if recorder.run_id is not None:
-        summary = {k: v for k, v in result.items() if isinstance(v, int | float | str | None)}
+    except BaseException:
+        recorder.close(failed=True)
+        raise
+    summary = {k: v for k, v in result.items() if isinstance(v, int | float | str | None)}
+    if result.get("best_ckpt"):
         summary["best_checkpoint"] = str(Path(result["best_ckpt"]).resolve())
-        artifacts = [out_dir / n for n in ("config.yaml", "curves.png", "metrics.csv")]
-        try:
-            finish_run(cfg, recorder.run_id, artifacts, record=summary)
-            result = {**result, "mlflow_run_id": recorder.run_id}
-        except Exception as exc:
-            _warn("finish the training run", exc)
-    return result
+    artifacts = [out_dir / n for n in ("config.yaml", "curves.png", "metrics.csv")]
+    run_id = recorder.close(artifacts, summary)
+    return {**result, "mlflow_run_id": run_id} if run_id is not None else result
 
 
 def record_summary(cfg: Mapping | None, summary: Mapping, provenance: Mapping | None) -> dict:

@@ -39,8 +39,9 @@ def prepare(plan: Plan, progress: bool = True) -> list[str]:
     return shards
 
 
-def train(plan: Plan, model: str) -> dict:
-    """Train (or resume) one model and publish its ``best.ckpt``."""
+def train(plan: Plan, model: str, record=None) -> dict:
+    """Train (or resume) one model and publish its ``best.ckpt``; ``record``: an MLflow
+    record opened early (:func:`dreem.pipeline.mlflow_log.open_record`)."""
     from dreem.pipeline.mlflow_log import recorded_training
 
     result = recorded_training(
@@ -52,6 +53,7 @@ def train(plan: Plan, model: str) -> dict:
         plan.train_shards(model, "val"),
         Path(plan.train_dir(model)),
         val_tracker=plan.validation_tracker(model),
+        record=record,
     )
     if result.get("rank", 0) != 0:  # DDP: not the main process, which publishes
         return {**result, "checkpoint": plan.checkpoint(model)}

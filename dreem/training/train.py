@@ -180,6 +180,7 @@ def _fit(
 
     from dreem.config.load import save_config
     from dreem.data.dataset import ClipDataset
+    from dreem.training.checkpoint_io import AtomicTorchCheckpointIO
     from dreem.training.ddp import cluster_plugins
     from dreem.training.factories import build_callbacks, build_dataloader, build_logger
     from dreem.training.module import GTRLightning
@@ -217,9 +218,10 @@ def _fit(
     tr_cfg = trainer_kwargs(cfg.trainer)
     if not has_val:
         tr_cfg["limit_val_batches"] = 0
-    plugins = cluster_plugins(cfg.trainer.devices, cfg.trainer.num_nodes)
-    if plugins:
-        tr_cfg["plugins"] = plugins
+    tr_cfg["plugins"] = [
+        *cluster_plugins(cfg.trainer.devices, cfg.trainer.num_nodes),
+        AtomicTorchCheckpointIO(),
+    ]
     try:
         trainer = L.Trainer(
             logger=loggers, callbacks=callbacks, default_root_dir=str(out_dir), **tr_cfg

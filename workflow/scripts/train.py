@@ -6,17 +6,21 @@ from pathlib import Path
 from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
+    from dreem.pipeline.mlflow_log import open_record, recorded_training, settings_from_config
+
+    smk = snakemake  # noqa: F821
+    mlflow = settings_from_config(smk.config)
+    record = open_record(mlflow)  # MLflow starts up while this job imports torch
+
     import torch
 
     from dreem.config.pipeline import load_pipeline_config
-    from dreem.pipeline.mlflow_log import recorded_training, settings_from_config
     from dreem.pipeline.plan import Plan
 
-    smk = snakemake  # noqa: F821
     torch.set_num_threads(max(1, int(smk.threads)))
     out_dir = Path(smk.output.best).parent
     result = recorded_training(
-        settings_from_config(smk.config),
+        mlflow,
         smk.wildcards.model,
         smk.params.train,
         smk.params.code,
@@ -27,5 +31,6 @@ with logged(snakemake) as log:  # noqa: F821
         val_tracker=Plan(load_pipeline_config(dict(smk.config))).validation_tracker(
             smk.wildcards.model
         ),
+        record=record,
     )
     log.info("trained: %s", result)

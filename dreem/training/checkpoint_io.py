@@ -1,0 +1,85 @@
+"""Writing Lightning checkpoints: ``torch.save`` straight into an atomic temporary file, and
+a checkpoint of the very state just written published as a hard link to that file.
+
+Lightning's own ``TorchCheckpointIO`` serialises a checkpoint into memory, then copies the
+bytes through an fsspec transaction: 0.3-0.6 s for a 139 MB resnet18 checkpoint (weights +
+Adam state) on this project's 2-core machine, against 0.2 s for ``torch.save`` to a file.
+This plugin writes local checkpoints through :func:`dreem.utils.atomic.atomic_path` (a
+temporary sibling, flushed, then renamed: a kill never leaves a half-written checkpoint
+under its name, a full disk is an error naming the file) and leaves remote URLs
+(``s3://`` ...) to Lightning.
+
+With ``checkpointing.save_last`` Lightning writes ``last.ckpt`` right after the epoch's
+top-k checkpoint, from the same training state. When the weights and optimizer state are
+the very tensors of the previous save, unchanged since (same storage, same version
+counter) and the step is the same, ``last.ckpt`` becomes a hard link to that file instead
+of a second copy. The two files then differ from what Lightning would write only in the
+checkpoint callback's own bookkeeping (``last_model_path`` as it was before this save).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from dreem.utils.atomic import atomic_path
+
+
+def _is_local(path: Any) -> bool:
+    text = str(path)
+    return "://" not in text or text.startswith("file://")
+
+
+def _tensors(tree: Any) -> list:
+    import torch
+
+    if torch.is_tensor(tree):
+        return [tree]
+    if isinstance(tree, dict):
+        return [t for v in tree.values() for t in _tensors(v)]
+    if isinstance(tree, list | tuple):
+        return [t for v in tree for t in _tensors(v)]
+    return []
+
+
+def training_state(checkpoint: dict[str, Any]) -> tuple | None:
+    """What identifies a checkpoint's training state: step, epoch and the storage and
+    version counter of every weight and optimizer tensor (None without a state dict)."""
+    tensors = _tensors(checkpoint.get("state_dict")) + _tensors(checkpoint.get("optimizer_states"))
+    if not tensors:
+        return None
+    return (
+        checkpoint.get("global_step"),
+        checkpoint.get("epoch"),
+        tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in tensors),
+    )
+
+
+class AtomicTorchCheckpointIO(TorchCheckpointIO):
+    """:class:`TorchCheckpointIO` whose local saves are one ``torch.save`` into an atomic
+    temporary file, or a hard link to the file just written from the same state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._previous: tuple[Path, tuple] | None = None
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or not _is_local(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        import torch
+
+        target = Path(str(path).removeprefix("file://"))
+        state = training_state(checkpoint)
+        same = self._previous is not None and state is not None and self._previous[1] == state
+        with atomic_path(target) as tmp:
+            if same and self._previous[0].is_file():
+                os.link(self._previous[0], tmp)
+            else:
+                torch.save(checkpoint, tmp)
+        self._previous = (target, state) if state is not None else None
