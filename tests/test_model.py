@@ -180,6 +180,43 @@ def test_fused_batchnorm_encoder_is_the_same_function(backend):
     assert torch.allclose(grey, enc(x[:, :1].repeat_interleave(3, dim=1)), atol=1e-6)
 
 
+@pytest.mark.parametrize("backend,chans", [("timm", 3), ("timm", 6), ("torchvision", 6)])
+def test_onednn_backbone_gives_the_eager_features(backend, chans):
+    """Tracking on the CPU runs the folded ResNet on oneDNN's blocked tensors: the same
+    features as the eager encoder for grey (one channel per anchor), tiled grey and colour
+    crops; training encoders and other backbones are left alone."""
+    from dreem.models.cpu_inference import MkldnnBackbone, use_mkldnn
+    from dreem.models.encoder import fuse_batchnorm
+
+    torch.manual_seed(0)
+    enc = VisualEncoder(D, "resnet18", backend=backend, in_chans=chans)
+    assert not use_mkldnn(enc)  # training mode
+    enc(torch.rand(4, chans, 32, 32))  # BatchNorm statistics away from their initial values
+    enc.eval()
+    fuse_batchnorm(enc)
+    grey = torch.rand(5, chans // 3, 40, 40)
+    inputs = [grey, grey.repeat_interleave(3, dim=1), torch.rand(5, chans, 40, 40)]
+    with torch.no_grad():
+        eager = [enc(x) for x in inputs]
+        assert use_mkldnn(enc) and isinstance(enc.backbone, MkldnnBackbone)
+        fast = [enc(x) for x in inputs]
+    for a, b in zip(eager, fast, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_onednn_backbone_that_differs_stays_eager(monkeypatch):
+    from dreem.models import cpu_inference
+    from dreem.models.encoder import fuse_batchnorm
+
+    enc = VisualEncoder(D, "resnet18", backend="timm", in_chans=3).eval()
+    fuse_batchnorm(enc)
+    backbone = enc.backbone
+    monkeypatch.setattr(cpu_inference, "TOLERANCE", -1.0)  # every difference is too large
+    assert not cpu_inference.use_mkldnn(enc) and enc.backbone is backbone
+    other = VisualEncoder(D, "efficientnet_b0", backend="timm", in_chans=3).eval()
+    assert not cpu_inference.use_mkldnn(other)  # not a ResNet
+
+
 def test_encoder_unknown_name():
     with pytest.raises(ConfigError, match="resnet18"):
         VisualEncoder(D, "resnet_18")
