@@ -84,9 +84,10 @@ def main() -> None:
 
         with mlflow_log._locked(cfg):
             mlflow_log._client(cfg)
-    run_id = serve(cfg, sys.stdin)
-    reply.write(json.dumps({"run_id": run_id}) + "\n")
-    reply.flush()
+    run_id = serve(cfg, sys.stdin)  # ends at EOF: the parent closed the pipe or died
+    with contextlib.suppress(OSError):  # a killed parent reads no answer
+        reply.write(json.dumps({"run_id": run_id}) + "\n")
+        reply.flush()
 
 
 class TrainingRecordProcess:
