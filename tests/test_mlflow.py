@@ -243,3 +243,46 @@ def test_an_unwritable_store_never_costs_the_training(tmp_path: Path, capfd) -> 
     )
     assert Path(result["best_ckpt"]).is_file() and "mlflow_run_id" not in result
     assert "MLflow: could not start the training run" in capfd.readouterr().err
+
+
+def test_new_stores_start_from_a_cached_empty_store(tmp_path: Path, monkeypatch, caplog) -> None:
+    """The first new store leaves an empty migrated copy in the cache; later new stores
+    start from it (and still get their own Default experiment); a template MLflow refuses
+    is dropped and the store is created the slow way."""
+    import sqlite3
+
+    from dreem.pipeline import mlflow_template
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = mlflow_template.template_path()
+    assert not template.exists()
+
+    def open_store(name: str) -> dict:
+        cfg = mlflow_log.settings(tmp_path / name, {})
+        with mlflow_log._locked(cfg):
+            client, exp_id = mlflow_log._client(cfg)
+        client.create_run(exp_id, run_name="m")
+        return cfg
+
+    open_store("a")
+    with sqlite3.connect(template) as db:
+        assert db.execute("select count(*) from experiments").fetchone() == (0,)
+    seeded: list[Path] = []
+    real_seed = mlflow_template.seed
+    monkeypatch.setattr(mlflow_template, "seed", lambda db: seeded.append(db) or real_seed(db))
+    cfg = open_store("b")
+    assert seeded == [tmp_path / "b" / "mlflow.db"]
+    names = {e.name for e in _client_of(cfg).search_experiments()}
+    assert names == {"Default", "dreem-pipeline"} and len(_store_runs(cfg)) == 1
+
+    template.write_bytes(b"not a database")
+    cfg = open_store("c")
+    assert len(_store_runs(cfg)) == 1 and "damaged" in caplog.text
+    with sqlite3.connect(template) as db:  # made again from the new store
+        assert db.execute("select count(*) from experiments").fetchone() == (0,)
+
+
+def _client_of(cfg: dict):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=cfg["tracking_uri"])

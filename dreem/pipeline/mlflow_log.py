@@ -118,12 +118,9 @@ def _client(cfg: Mapping):
     try:
         client, exp = _open(client_cls, cfg)
     except Exception:
-        if not seeded:
-            raise
-        log.warning("MLflow: the cached empty store was refused; creating %s anew", new_db)
-        template.discard(new_db)
-        seeded = False
-        client, exp = _open(client_cls, cfg)
+        if seeded:  # MLflow refused the copy: the next attempt creates the store itself
+            template.discard(new_db)
+        raise
     if new_db is not None and not seeded:
         template.save(new_db)
     if exp is not None:

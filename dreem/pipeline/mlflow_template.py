@@ -6,8 +6,9 @@ takes 0.5 s. Every pipeline output and every ``dreem train -o DIR`` gets a store
 so the copy is what most runs pay. The template lives in the user's cache
 (``$XDG_CACHE_HOME/dreem-pipeline``, else ``~/.cache/dreem-pipeline``), named by the MLflow
 and SQLAlchemy versions; it holds the tables and no experiment (MLflow adds its Default
-experiment, with this store's own artifact root, when it opens the copy). Anything unusual
-(no cache, a copy MLflow refuses) falls back to MLflow creating the store itself.
+experiment, with this store's own artifact root, when it opens the copy). No cache, or a
+damaged template, falls back to MLflow creating the store itself; a copy MLflow refuses is
+removed with the template, so the next attempt does the same.
 """
 
 from __future__ import annotations
@@ -47,10 +48,28 @@ def new_sqlite_store(uri: str) -> Path | None:
     return None if db.exists() else db
 
 
+def _looks_migrated(path: Path) -> bool:
+    """True when ``path`` is a SQLite database with MLflow's tables and a schema version."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            return {"alembic_version", "experiments", "runs"} <= tables and bool(
+                db.execute("SELECT version_num FROM alembic_version").fetchone()
+            )
+    except sqlite3.Error:
+        return False
+
+
 def seed(db: Path) -> bool:
-    """Copy the template to ``db`` (a store about to be created); False when there is none."""
+    """Copy the template to ``db`` (a store about to be created); False when there is none
+    (a damaged template is removed)."""
     template = template_path()
     if not template.is_file():
+        return False
+    if not _looks_migrated(template):
+        log.warning("MLflow: removing a damaged cached empty store %s", template)
+        with contextlib.suppress(OSError):
+            template.unlink()
         return False
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = db.with_name(f".{db.name}.tmp")
