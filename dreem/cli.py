@@ -172,7 +172,7 @@ def train(
     verbose: o.Verbose = False,
 ) -> None:
     """Train a model: from a DREEM config's dataset sections, or from data directories."""
-    from dreem.pipeline.mlflow_log import open_record, settings
+    from dreem.pipeline.mlflow_log import closed_on_error, open_record, settings
     from dreem.stages import train_dirs_plan_config, train_from_config, train_plan_config
 
     o.setup_logging(quiet, verbose)
@@ -194,17 +194,13 @@ def train(
     out_dir = out_dir or Path("models") / model
     # MLflow starts up in its own process while the config is checked and crops extracted
     record = open_record(settings(out_dir, {"enabled": mlflow}))
-    try:
+    with closed_on_error(record):
         if source.is_dir():
             cfg = train_dirs_plan_config(
                 source, val_dir, out_dir, config, sets, model, crops, o.suffixes(video_type), mlflow
             )
         else:
             cfg = train_plan_config(source, out_dir, sets, model, mlflow)
-    except BaseException:
-        if record is not None:
-            record.close()
-        raise
     result = train_from_config(cfg, out_dir, progress=not quiet, record=record)
     if result.get("rank", 0) != 0:  # DDP: the main process reports
         return

@@ -225,25 +225,22 @@ def train_from_config(
     ``record``: an MLflow record opened early (:func:`dreem.pipeline.mlflow_log.open_record`
     with the plan's store settings; another store's is closed and replaced)."""
     from dreem.pipeline import run
-    from dreem.pipeline.mlflow_log import open_record
+    from dreem.pipeline.mlflow_log import closed_on_error, open_record
 
-    try:
+    with closed_on_error(record):
         data = (
             config
             if isinstance(config, dict)
             else train_plan_config(config, out_dir, overrides, name)
         )
         plan = _plan(data)
-        if record is not None and record.cfg != plan.mlflow():
-            record.close()
-            record = None
-        if record is None:
-            record = open_record(plan.mlflow())  # MLflow starts while crops are extracted
+    if record is not None and record.cfg != plan.mlflow():
+        record.close()
+        record = None
+    if record is None:
+        record = open_record(plan.mlflow())  # MLflow starts while crops are extracted
+    with closed_on_error(record):
         run.prepare(plan, progress=progress)
-    except BaseException:
-        if record is not None:
-            record.close()  # no run was started: the child just exits
-        raise
     (model,) = plan.trained()
     result = run.train(plan, model, record=record)
     result["link"] = str(_link_checkpoint(Path(plan.checkpoint(model)), Path(out_dir)))

@@ -36,9 +36,7 @@ def _plain_first_conv(backbone: nn.Module, fold: bool) -> nn.Module:
     net = copy.deepcopy(backbone)
     for name, mod in net.named_modules():
         if type(mod) is _GreyFoldConv2d:
-            w = mod.weight.detach()
-            if fold:
-                w = w.view(w.shape[0], w.shape[1] // 3, 3, *w.shape[2:]).sum(2)
+            w = (mod.folded_weight() if fold else mod.weight).detach()
             conv = nn.Conv2d(
                 w.shape[1],
                 mod.out_channels,

@@ -120,11 +120,14 @@ class _GreyFoldConv2d(nn.Conv2d):
     channels, this layer computes exactly that. Same parameters, same function.
     """
 
+    def folded_weight(self) -> torch.Tensor:
+        """The kernel over one channel per anchor: summed over each anchor's 3 channels."""
+        w = self.weight
+        return w.view(w.shape[0], w.shape[1] // 3, 3, *w.shape[2:]).sum(2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] * 3 == self.in_channels:
-            w = self.weight
-            w = w.view(w.shape[0], x.shape[1], 3, *w.shape[2:]).sum(2)
-            return self._conv_forward(x, w, self.bias)
+            return self._conv_forward(x, self.folded_weight(), self.bias)
         return super().forward(x)
 
 

@@ -261,6 +261,18 @@ def open_record(cfg: Mapping | None):
     return TrainingRecordProcess(cfg)
 
 
+@contextlib.contextmanager
+def closed_on_error(record) -> Iterator[None]:
+    """Close ``record`` (:func:`open_record`; None is fine) when the block raises: no run
+    was started yet, so the child process just exits."""
+    try:
+        yield
+    except BaseException:
+        if record is not None:
+            record.close()
+        raise
+
+
 def training_callback(record, model: str, params: Mapping, tags: Mapping[str, str]):
     """A Lightning callback that records one training run through ``record``
     (:func:`open_record`; None records nothing): the run starts at once, each epoch's
@@ -360,12 +372,8 @@ def recorded_training(
     inputs = [Path(p) for p in (*train, *val)]
     if record is None:
         record = open_record(cfg)  # not installed: a clear error before training, not after
-    try:
+    with closed_on_error(record):
         fingerprint = run_fingerprint({"params": params, "code": code}, inputs)
-    except BaseException:
-        if record is not None:
-            record.close()  # no run was started: the child just exits
-        raise
     tags = {
         "dreem.fingerprint": fingerprint,
         "dreem.train_dir": str(out_dir.resolve()),

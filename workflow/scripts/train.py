@@ -6,19 +6,28 @@ from pathlib import Path
 from _common import logged
 
 with logged(snakemake) as log:  # noqa: F821
-    from dreem.pipeline.mlflow_log import open_record, recorded_training, settings_from_config
+    from dreem.pipeline.mlflow_log import (
+        closed_on_error,
+        open_record,
+        recorded_training,
+        settings_from_config,
+    )
 
     smk = snakemake  # noqa: F821
     mlflow = settings_from_config(smk.config)
     record = open_record(mlflow)  # MLflow starts up while this job imports torch
 
-    import torch
+    with closed_on_error(record):
+        import torch
 
-    from dreem.config.pipeline import load_pipeline_config
-    from dreem.pipeline.plan import Plan
+        from dreem.config.pipeline import load_pipeline_config
+        from dreem.pipeline.plan import Plan
 
-    torch.set_num_threads(max(1, int(smk.threads)))
-    out_dir = Path(smk.output.best).parent
+        torch.set_num_threads(max(1, int(smk.threads)))
+        # the model's own tracker for validation tracking (not a param: see the Plan)
+        val_tracker = Plan(load_pipeline_config(dict(smk.config))).validation_tracker(
+            smk.wildcards.model
+        )
     result = recorded_training(
         mlflow,
         smk.wildcards.model,
@@ -26,11 +35,8 @@ with logged(snakemake) as log:  # noqa: F821
         smk.params.code,
         smk.input.train,
         smk.input.val,
-        out_dir,
-        # the model's own tracker for validation tracking (not a param: see the Plan)
-        val_tracker=Plan(load_pipeline_config(dict(smk.config))).validation_tracker(
-            smk.wildcards.model
-        ),
+        Path(smk.output.best).parent,
+        val_tracker=val_tracker,
         record=record,
     )
     log.info("trained: %s", result)
