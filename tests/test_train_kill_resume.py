@@ -1,8 +1,9 @@
 """A real kill: ``dreem train`` is SIGKILLed mid-run, rerun, and must resume, not restart.
 
-The run trains 3 epochs of a tiny GTR on two generated 2-animal clips. After the first
-epoch's ``checkpoints/last.ckpt`` appears the whole process group is killed; the rerun of
-the same command must continue from that checkpoint and end with exactly epochs 0..2.
+The run trains 3 epochs of a tiny GTR on two generated 2-animal clips. Once the first
+epoch's ``checkpoints/last.ckpt`` and its CSV log line exist the whole process group is
+killed; the rerun of the same command must continue from that checkpoint and end with
+exactly epochs 0..2. What a kill inside a CSV log write leaves is tested in test_csv_log.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,17 +90,29 @@ def _ckpt(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
+def _wait_until(done: Callable[[], bool], what: str, proc: subprocess.Popen, timeout: float):
     deadline = time.monotonic() + timeout
-    while not path.is_file():
+    while not done():
         if proc.poll() is not None:
             out, err = proc.communicate()
-            pytest.fail(f"training ended (rc {proc.returncode}) before {path} existed:\n{err}")
+            pytest.fail(f"training ended (rc {proc.returncode}) before {what}:\n{err}")
         if time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            pytest.fail(f"{path} did not appear within {timeout} s")
+            pytest.fail(f"no {what} within {timeout} s")
         time.sleep(0.02)
+
+
+def _first_epoch_logged(out: Path) -> bool:
+    """The first epoch's checkpoint is written and its train_loss is in the run's CSV log
+    (Lightning logs an epoch's train_loss just after saving its checkpoint)."""
+    from dreem.training.csv_log import read_metrics_log
+
+    log = out / "logs" / "csv" / "version_0" / "metrics.csv"
+    if not ((out / "checkpoints" / "last.ckpt").is_file() and log.is_file()):
+        return False
+    df = read_metrics_log(log)
+    return df is not None and "train_loss" in df and df["train_loss"].notna().any()
 
 
 def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
@@ -113,7 +127,7 @@ def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True
         )
-        _wait_for(out / "checkpoints" / "last.ckpt", proc, timeout=120)
+        _wait_until(lambda: _first_epoch_logged(out), "a first epoch", proc, timeout=120)
         os.killpg(proc.pid, signal.SIGKILL)  # its own session: the whole group dies
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"

@@ -38,36 +38,6 @@ def _link_atomic(src: str | Path, dst: Path) -> Path:
     return dst
 
 
-def _merge_csv_logs(log_root: Path, out: Path) -> None:
-    """One row per epoch from every CSVLogger version (later runs win on overlap)."""
-    import pandas as pd
-
-    frames = []
-    for i, f in enumerate(sorted(log_root.glob("version_*/metrics.csv"), key=_version_key)):
-        df = pd.read_csv(f)
-        if len(df) and "epoch" in df:
-            df["_run"] = i
-            frames.append(df)
-    if not frames:
-        return
-    df = pd.concat(frames, ignore_index=True).dropna(subset=["epoch"])
-    df["epoch"] = df["epoch"].astype(int)
-    df = df.sort_values(["epoch", "_run"], kind="stable")
-    cols = [c for c in df.columns if c not in ("step", "_run", "epoch")]
-    per_epoch = df.groupby("epoch")[cols].last().reset_index()
-    front = [c for c in ("epoch", "train_loss", "val_loss") if c in per_epoch]
-    per_epoch = per_epoch[front + sorted(c for c in per_epoch if c not in front)]
-    with atomic_path(out) as tmp:
-        per_epoch.to_csv(tmp, index=False)
-
-
-def _version_key(p: Path) -> int:
-    try:
-        return int(p.parent.name.split("_")[-1])
-    except ValueError:
-        return 0
-
-
 class _Throughput:
     """Counts training instances/clips and the time spent in training epochs."""
 
@@ -178,11 +148,11 @@ def _fit(
 ) -> dict[str, Any]:
     """The body of :func:`train_model` once the process is set up."""
     import lightning as L
-    from lightning.pytorch.loggers import CSVLogger
 
     from dreem.config.load import save_config
     from dreem.data.dataset import ClipDataset
     from dreem.training.checkpoint_io import AtomicTorchCheckpointIO
+    from dreem.training.csv_log import KillSafeCSVLogger, merge_metrics_logs
     from dreem.training.ddp import cluster_plugins
     from dreem.training.factories import build_callbacks, build_dataloader, build_logger
     from dreem.training.module import GTRLightning
@@ -212,7 +182,7 @@ def _fit(
         _load_weights(module, Path(cfg.model.ckpt_path))
 
     logger = build_logger(cfg.logging, out_dir, cfg.to_dict())
-    csv_logger = CSVLogger(save_dir=str(out_dir / "logs"), name="csv")
+    csv_logger = KillSafeCSVLogger(save_dir=str(out_dir / "logs"), name="csv")
     loggers = [csv_logger] + ([logger] if logger is not None else [])
     meter = _Throughput().callback
     callbacks = [*build_callbacks(cfg, ckpt_dir, logger is not None, has_val), meter, *callbacks]
@@ -263,7 +233,7 @@ def _fit(
     best_src = ckpt_cb.best_model_path or str(last_src)
     best = _link_atomic(best_src, out_dir / "best.ckpt")
     last = _link_atomic(last_src, out_dir / "last.ckpt")
-    _merge_csv_logs(Path(csv_logger.root_dir), out_dir / "metrics.csv")
+    merge_metrics_logs(Path(csv_logger.root_dir), out_dir / "metrics.csv")
 
     return {
         **summary,
