@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from test_train_kill_resume import first_epoch_logged
 from test_workflow import planned, run_smk, smk_cmd, smk_env, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -156,9 +157,9 @@ def test_sigkill_during_extract_train_and_track(reference: Path, tmp_path: Path)
     _, kept = complete_files(root, config)
     assert any("crops" in f.parts for f in kept), "a finished extract job must be kept"
 
-    # 2. during training, after the first epoch's resume state
+    # 2. during training, after the first epoch's resume state and log line
     log = root / "run2.log"
-    run_until(root, config, log, lambda: (ckpt_dir / "last.ckpt").is_file())
+    run_until(root, config, log, lambda: first_epoch_logged(ckpt_dir.parent))
     assert_not_redone(kept)
     assert not (ckpt_dir / "FINISHED").exists(), "training finished before the kill"
     jobs, kept = complete_files(root, config)

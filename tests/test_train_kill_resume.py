@@ -103,13 +103,14 @@ def _wait_until(done: Callable[[], bool], what: str, proc: subprocess.Popen, tim
         time.sleep(0.02)
 
 
-def _first_epoch_logged(out: Path) -> bool:
+def first_epoch_logged(train_dir: Path) -> bool:
     """The first epoch's checkpoint is written and its train_loss is in the run's CSV log
-    (Lightning logs an epoch's train_loss just after saving its checkpoint)."""
+    (Lightning logs an epoch's train_loss just after saving its checkpoint: a kill in
+    between leaves that epoch without a train_loss in metrics.csv)."""
     from dreem.training.csv_log import read_metrics_log
 
-    log = out / "logs" / "csv" / "version_0" / "metrics.csv"
-    if not ((out / "checkpoints" / "last.ckpt").is_file() and log.is_file()):
+    log = train_dir / "logs" / "csv" / "version_0" / "metrics.csv"
+    if not ((train_dir / "checkpoints" / "last.ckpt").is_file() and log.is_file()):
         return False
     df = read_metrics_log(log)
     return df is not None and "train_loss" in df and df["train_loss"].notna().any()
@@ -127,7 +128,7 @@ def test_sigkill_then_rerun_resumes(config: Path, tmp_path: Path) -> None:
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True
         )
-        _wait_until(lambda: _first_epoch_logged(out), "a first epoch", proc, timeout=120)
+        _wait_until(lambda: first_epoch_logged(out), "a first epoch", proc, timeout=120)
         os.killpg(proc.pid, signal.SIGKILL)  # its own session: the whole group dies
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
