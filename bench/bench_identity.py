@@ -207,6 +207,18 @@ def run_sleap_nn(venv: Path, data: Path, n_animals: dict[str, int], work: Path) 
     return out
 
 
+def selected_checkpoint(best_ckpt: str, cfg) -> str:
+    """The checkpoint of an earlier run that ``cfg`` selects: the top-1 file of its first
+    ``checkpointing.monitor`` in the run's ``checkpoints/`` (an earlier config may have
+    listed the monitors in another order), else the run's ``best.ckpt``."""
+    monitor = cfg.checkpointing.monitor[0]
+    found = sorted((Path(best_ckpt).parent / "checkpoints").glob(f"epoch=*-{monitor}=*.ckpt"))
+    if len(found) != 1:
+        _log(f"no single {monitor} checkpoint beside {best_ckpt}: using it")
+        return best_ckpt
+    return str(found[0])
+
+
 def train_and_track(
     cfg,
     seeds: list[int],
@@ -227,12 +239,13 @@ def train_and_track(
     runs: dict[str, Any] = {}
     for seed in seeds:
         run_dir = work / "train" / f"{data_key}-{_hash(cfg.to_dict())}" / f"seed{seed}"
-        shutil.rmtree(run_dir, ignore_errors=True)
         if str(seed) in (trained or {}):  # --retrack: the checkpoint of an earlier report
-            res = {**trained[str(seed)], "best_ckpt": trained[str(seed)]["best_ckpt"]}
+            earlier = trained[str(seed)]["best_ckpt"]
+            res = {**trained[str(seed)], "best_ckpt": selected_checkpoint(earlier, cfg)}
             wall = res["train_wall_s"]
             _log(f"gtr seed {seed}: re-tracking {res['best_ckpt']} (trained earlier)")
         else:
+            shutil.rmtree(run_dir, ignore_errors=True)  # not when re-tracking: its checkpoints
             _log(f"gtr seed {seed}: training -> {run_dir}")
             t0 = time.perf_counter()
             res = train_model(cfg, train_shards, val_shards, run_dir, seed=seed)
@@ -365,7 +378,8 @@ def main(argv: list[str] | None = None) -> dict:
         type=Path,
         default=None,
         help="an earlier report's .json: track with its seeds' checkpoints instead of training "
-        "(tracker changes measured without retraining; training figures are the earlier run's)",
+        "(each run's checkpoint for this config's first checkpointing.monitor; tracker and "
+        "selection changes measured without retraining; training figures are the earlier run's)",
     )
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
