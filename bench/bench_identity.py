@@ -210,7 +210,9 @@ def run_sleap_nn(venv: Path, data: Path, n_animals: dict[str, int], work: Path) 
 def selected_checkpoint(best_ckpt: str, cfg) -> str:
     """The checkpoint of an earlier run that ``cfg`` selects: the top-1 file of its first
     ``checkpointing.monitor`` in the run's ``checkpoints/`` (an earlier config may have
-    listed the monitors in another order), else the run's ``best.ckpt``."""
+    listed the monitors in another order; the file found by the default checkpoint name,
+    not by the ModelCheckpoint state in ``last.ckpt``, which runs written before
+    2026-12-06 20:30 UTC hold stale for a second monitor), else the run's ``best.ckpt``."""
     monitor = cfg.checkpointing.monitor[0]
     found = sorted((Path(best_ckpt).parent / "checkpoints").glob(f"epoch=*-{monitor}=*.ckpt"))
     if len(found) != 1:

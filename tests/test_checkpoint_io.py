@@ -88,3 +88,29 @@ def test_training_publishes_last_as_a_link_and_resumes_from_it(tmp_path: Path) -
     state = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)
     assert state["epoch"] == 2
     assert not (ckpts / "last.ckpt").samefile(next(ckpts.glob("epoch=1-*.ckpt")))
+
+
+def test_other_callback_states_are_a_new_content() -> None:
+    w = torch.zeros(2)
+    a, b = _checkpoint(w, 1), _checkpoint(w, 1)
+    b["callbacks"]["ModelCheckpoint"]["best_model_path"] = "epoch=0-val_loss.ckpt"
+    assert training_state(a) != training_state(b)  # same tensors, a monitor's new best
+
+
+def test_last_holds_every_monitors_current_best(tmp_path: Path) -> None:
+    """With two monitors saving in the same step, last.ckpt holds the second one's updated
+    best path (a link to the first one's file would hold its stale one, and a run resumed
+    from it would compare against a deleted checkpoint)."""
+    from test_train import _write_shard, tiny_cfg
+
+    from dreem.training.train import train_model
+
+    train = [_write_shard(tmp_path / "a.parquet", "a", 8, 3, 0)]
+    val = [_write_shard(tmp_path / "b.parquet", "b", 8, 3, 1)]
+    cfg = tiny_cfg(max_epochs=3)
+    cfg.checkpointing.monitor = ["val_loss", "train_loss"]
+    train_model(cfg, train, val, tmp_path / "m", seed=0)
+    last = tmp_path / "m" / "checkpoints" / "last.ckpt"
+    state = torch.load(last, map_location="cpu", weights_only=False)["callbacks"]
+    bests = {k: v["best_model_path"] for k, v in state.items() if "'monitor': '" in k}
+    assert len(bests) == 2 and all(Path(p).is_file() for p in bests.values()), bests

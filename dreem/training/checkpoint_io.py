@@ -9,12 +9,12 @@ temporary sibling, flushed, then renamed: a kill never leaves a half-written che
 under its name, a full disk is an error naming the file) and leaves remote URLs
 (``s3://`` ...) to Lightning.
 
-With ``checkpointing.save_last`` Lightning writes ``last.ckpt`` right after the epoch's
-top-k checkpoint, from the same training state. When the weights and optimizer state are
-the very tensors of the previous save, unchanged since (same storage, same version
-counter) and the step is the same, ``last.ckpt`` becomes a hard link to that file instead
-of a second copy. The two files then differ from what Lightning would write only in the
-checkpoint callback's own bookkeeping (``last_model_path`` as it was before this save).
+Lightning writes ``last.ckpt`` right after the epoch's top-k checkpoint(s), from the same
+training state. When a checkpoint's content is that of the previous save — the weights and
+optimizer state the very tensors written then, unchanged since (same storage, same version
+counter), and every other entry equal (step, loop and callback states: a second monitor's
+ModelCheckpoint updates its best path between the two saves, so its file and the next are
+written anew) — it becomes a hard link to that file instead of a second copy.
 """
 
 from __future__ import annotations
@@ -33,29 +33,25 @@ def _is_local(path: Any) -> bool:
     return "://" not in text or text.startswith("file://")
 
 
-def _tensors(tree: Any) -> list:
+def _content(tree: Any) -> Any:
+    """A comparable stand-in for a checkpoint: each tensor by its storage, version counter
+    and shape (no copy of its data), everything else by value."""
     import torch
 
     if torch.is_tensor(tree):
-        return [tree]
+        return ("tensor", tree.data_ptr(), tree._version, tuple(tree.shape))
     if isinstance(tree, dict):
-        return [t for v in tree.values() for t in _tensors(v)]
+        return tuple((repr(k), _content(v)) for k, v in tree.items())
     if isinstance(tree, list | tuple):
-        return [t for v in tree for t in _tensors(v)]
-    return []
+        return tuple(_content(v) for v in tree)
+    return repr(tree)
 
 
-def training_state(checkpoint: dict[str, Any]) -> tuple | None:
-    """What identifies a checkpoint's training state: step, epoch and the storage and
-    version counter of every weight and optimizer tensor (None without a state dict)."""
-    tensors = _tensors(checkpoint.get("state_dict")) + _tensors(checkpoint.get("optimizer_states"))
-    if not tensors:
+def training_state(checkpoint: dict[str, Any]) -> Any:
+    """What identifies a checkpoint's content (:func:`_content`); None without a state dict."""
+    if not checkpoint.get("state_dict"):
         return None
-    return (
-        checkpoint.get("global_step"),
-        checkpoint.get("epoch"),
-        tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in tensors),
-    )
+    return _content(checkpoint)
 
 
 class AtomicTorchCheckpointIO(TorchCheckpointIO):
