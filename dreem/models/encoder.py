@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dreem.config.model import EncoderConfig
+from dreem.models.plain_resnet import plain_resnet
 from dreem.utils.errors import ConfigError
 
 _TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -161,6 +162,10 @@ def _identical_triples(img: torch.Tensor) -> torch.Tensor | None:
 class VisualEncoder(nn.Module):
     """Crops ``(B, in_chans, H, W)`` → L2-normalised features ``(B, d_model)``.
 
+    ``plain``: for weights loaded afterwards (tracking), a standard ResNet is built from
+    torch alone (:mod:`dreem.models.plain_resnet`: the same network and state-dict keys,
+    without importing timm or torchvision); ``pretrained`` is then ignored.
+
     Grey crops may also come with one channel per anchor (``in_chans / 3``). On the CPU,
     tiled grey crops (3 equal channels per anchor) are recognised and run through the first
     convolution folded to one channel (:class:`_GreyFoldConv2d`): same features, and about
@@ -175,13 +180,17 @@ class VisualEncoder(nn.Module):
         in_chans: int,
         pretrained: bool,
         extra: dict[str, Any] | None = None,
+        plain: bool = False,
     ) -> None:
         super().__init__()
         if in_chans == 1:
             in_chans = 3  # grey crops are tiled to 3 channels
         self.in_chans = int(in_chans)
         extra = dict(extra or {})
-        if backend == "torchvision":
+        net = plain_resnet(model_name, self.in_chans, extra) if plain else None
+        if net is not None and backend in ("timm", "torchvision"):
+            self.backbone = net
+        elif backend == "torchvision":
             self.backbone = _torchvision_backbone(model_name, self.in_chans, pretrained, extra)
         elif backend == "timm":
             self.backbone = _timm_backbone(model_name, self.in_chans, pretrained, extra)
@@ -211,11 +220,13 @@ class VisualEncoder(nn.Module):
 
 
 def _is_resnet(module: nn.Module) -> bool:
-    """timm's or torchvision's ResNet (every BatchNorm directly follows its convolution)."""
+    """timm's, torchvision's or dreem's plain ResNet (every BatchNorm directly follows its
+    convolution)."""
     cls = type(module)
     return cls.__name__ == "ResNet" and cls.__module__ in (
         "timm.models.resnet",
         "torchvision.models.resnet",
+        "dreem.models.plain_resnet",
     )
 
 
@@ -256,11 +267,12 @@ def fuse_batchnorm(encoder: VisualEncoder) -> int:
     return n
 
 
-def create_visual_encoder(d_model: int, cfg: EncoderConfig) -> VisualEncoder:
+def create_visual_encoder(d_model: int, cfg: EncoderConfig, plain: bool = False) -> VisualEncoder:
     """Build the encoder from the validated ``model.encoder_cfg`` section.
 
     Keys the section does not declare are kwargs of the backbone constructor; with
-    ``encoder_type: resnet`` and ``encoder_type_args`` those args replace them.
+    ``encoder_type: resnet`` and ``encoder_type_args`` those args replace them. ``plain``:
+    see :class:`VisualEncoder` (for weights loaded afterwards).
     """
     if cfg.encoder_type not in (None, "resnet"):
         raise ConfigError(
@@ -271,5 +283,5 @@ def create_visual_encoder(d_model: int, cfg: EncoderConfig) -> VisualEncoder:
     if cfg.encoder_type is not None and cfg.encoder_type_args:
         extra = dict(cfg.encoder_type_args)
     return VisualEncoder(
-        d_model, cfg.model_name, cfg.backend, cfg.in_chans, cfg.pretrained, extra=extra
+        d_model, cfg.model_name, cfg.backend, cfg.in_chans, cfg.pretrained, extra=extra, plain=plain
     )

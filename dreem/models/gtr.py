@@ -49,16 +49,17 @@ def window_offsets(ref_times: torch.Tensor, query_times: torch.Tensor):
 
 
 class GlobalTrackingTransformer(nn.Module):
-    """Built from the validated ``model`` section of a DREEM config."""
+    """Built from the validated ``model`` section of a DREEM config. ``plain_backbone``: for
+    weights loaded afterwards (see :class:`dreem.models.encoder.VisualEncoder`)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, plain_backbone: bool = False):
         super().__init__()
         if not isinstance(cfg, ModelConfig):
             raise TypeError(f"expected a ModelConfig, got {type(cfg).__name__}")
         self.cfg = cfg
         d = cfg.d_model
         self.d_model = d
-        self.visual_encoder = create_visual_encoder(d, cfg.encoder_cfg)
+        self.visual_encoder = create_visual_encoder(d, cfg.encoder_cfg, plain=plain_backbone)
         meta = cfg.embedding_meta
         self.pos_emb = _embedding("pos", meta.pos, d)
         self.temp_emb = _embedding("temp", meta.temp, d)
