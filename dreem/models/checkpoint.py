@@ -176,16 +176,19 @@ def read_checkpoint_config(path: str | Path) -> DreemConfig:
 def republish(trained: Path, model_cfg: dict, out: Path) -> Path:
     """Copy checkpoint ``trained`` to ``out`` (atomically) with its stored config replaced by
     ``model_cfg`` (validated; the model section must be the one the weights were trained
-    with)."""
-    from dreem.utils.atomic import atomic_path
+    with). When the stored config already is that config, ``out`` is a hard link to
+    ``trained`` (no rewrite of the whole file, no second copy on disk)."""
+    from dreem.utils.atomic import atomic_path, link_atomic
 
     cfg = checkpoint_config(model_cfg, Path(out))
-    ckpt = load_checkpoint_file(trained)
+    ckpt = load_checkpoint_file(trained, mmap=True)
     stored = checkpoint_config(ckpt["hyper_parameters"], Path(trained))
     if stored.model != cfg.model:
         raise InputDataError(
             f"{trained}: the model section differs from the one it was trained with; retrain"
         )
+    if ckpt["hyper_parameters"] == cfg.to_dict():
+        return link_atomic(trained, out)
     ckpt["hyper_parameters"] = cfg.to_dict()
     with atomic_path(out) as tmp:
         torch.save(ckpt, tmp)

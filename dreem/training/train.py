@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from typing import Any
 
 from dreem.config.dreem import DreemConfig
 from dreem.config.training import TrainerConfig
-from dreem.utils.atomic import atomic_path
+from dreem.utils.atomic import link_atomic
 from dreem.utils.errors import ConfigError, InputDataError
 
 log = logging.getLogger(__name__)
@@ -24,18 +23,6 @@ def _cpu_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _link_atomic(src: str | Path, dst: Path) -> Path:
-    """Publish ``src`` as ``dst``: a hard link (no second copy of a checkpoint on disk;
-    Lightning replaces its checkpoint files by rename, never in place) or, across file
-    systems, a copy."""
-    with atomic_path(dst) as tmp:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-    return dst
 
 
 class _Throughput:
@@ -231,8 +218,8 @@ def _fit(
             "seconds": time.perf_counter() - t_start,
         }
     best_src = ckpt_cb.best_model_path or str(last_src)
-    best = _link_atomic(best_src, out_dir / "best.ckpt")
-    last = _link_atomic(last_src, out_dir / "last.ckpt")
+    best = link_atomic(best_src, out_dir / "best.ckpt")
+    last = link_atomic(last_src, out_dir / "last.ckpt")
     merge_metrics_logs(Path(csv_logger.root_dir), out_dir / "metrics.csv")
 
     return {

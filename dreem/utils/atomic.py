@@ -235,3 +235,15 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
     return Path(target)
+
+
+def link_atomic(src: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Publish file ``src`` as ``target`` atomically: a hard link (no second copy on disk;
+    for files that are replaced by rename, never rewritten in place, as every file dreem
+    writes) or, across file systems, a copy."""
+    with atomic_path(target) as tmp:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+    return Path(target)
