@@ -19,7 +19,7 @@ from typing import Any
 from dreem.config.data import DatasetSection
 from dreem.config.dreem import DreemConfig
 from dreem.config.errors import join, suggest
-from dreem.config.metrics import check_metric_names
+from dreem.config.metrics import SWITCHES_THEN_LOSS, check_metric_names, expand_names
 from dreem.utils.errors import ConfigWarning
 
 _LOADER_FIXED = ("batch_size", "collate_fn", "sampler", "batch_sampler")
@@ -49,6 +49,7 @@ def cross_errors(cfg: DreemConfig) -> list[str]:
         )
     for split in ("train", "val", "test"):
         errors += check_metric_names(getattr(cfg.runner.metrics, split), f"runner.metrics.{split}")
+    errors += _switches_then_loss_errors(cfg)
     if cfg.metrics is not None:
         errors += check_metric_names(cfg.metrics.test, "metrics.test")
     sch = cfg.scheduler
@@ -117,6 +118,21 @@ def dataset_errors(ds: DatasetSection, path: str) -> list[str]:
     if ds.n_chunks == 0:
         errors.append(f"{path}.n_chunks: must be > 0 (a fraction in (0, 1] or a count)")
     return errors
+
+
+def _switches_then_loss_errors(cfg: DreemConfig) -> list[str]:
+    """``val_num_switches_then_loss`` is made from ``val_num_switches``: the validation
+    metrics must track ``num_switches``."""
+    val = expand_names(cfg.runner.metrics.val or [])
+    keys = [("checkpointing.monitor", cfg.checkpointing.monitor)]
+    if cfg.early_stopping is not None:
+        keys.append(("early_stopping.monitor", [cfg.early_stopping.monitor]))
+    return [
+        f"{key}: {SWITCHES_THEN_LOSS} needs num_switches in runner.metrics.val (validation "
+        f"tracking); runner.metrics.val is {sorted(val) or 'empty'}"
+        for key, names in keys
+        if SWITCHES_THEN_LOSS in names and "num_switches" not in val
+    ]
 
 
 # ----------------------------------------------------------------------------- names

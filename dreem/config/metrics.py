@@ -70,6 +70,9 @@ DEFAULT_METRICS = (
 DEFAULT_THRESHOLD = {"centroid": 10.0, "iou": 0.5}
 GROUPS = {"default": DEFAULT_METRICS, "all": SCALAR_METRICS, "motmetrics": MOT_SCALARS}
 ALIASES = {"sw_cnt": "num_switches"}
+# A checkpoint-selection quantity made from val_num_switches and val_loss
+# (dreem.training.selection); needs num_switches among the validation metrics.
+SWITCHES_THEN_LOSS = "val_num_switches_then_loss"
 
 
 def check_metric_names(names: Sequence[str], path: str) -> list[str]:
@@ -104,6 +107,15 @@ def resolve_metrics(names: Sequence[str] | str | None, path: str = "metrics") ->
         for m in GROUPS.get(name, (name,)):
             if m not in out:
                 out.append(m)
+    return out
+
+
+def expand_names(names: Sequence[str]) -> set[str]:
+    """Known metric names of ``names`` with groups and aliases expanded (unknown ones kept)."""
+    out: set[str] = set()
+    for name in names:
+        name = ALIASES.get(name, name)
+        out.update(GROUPS.get(name, (name,)))
     return out
 
 

@@ -136,9 +136,14 @@ def build_callbacks(cfg: DreemConfig, ckpt_dir: Path, has_logger: bool, has_val:
     LearningRateMonitor (with a logger)."""
     from lightning.pytorch import callbacks as cb
 
+    from dreem.training.selection import SWITCHES_THEN_LOSS, switches_then_loss_callback
+
     out: list = []
     ck = cfg.checkpointing
     monitors = ck.monitor if has_val else ["train_loss"]
+    es_monitor = cfg.early_stopping.monitor if cfg.early_stopping is not None else None
+    if has_val and SWITCHES_THEN_LOSS in (*monitors, es_monitor):
+        out.append(switches_then_loss_callback())  # before EarlyStopping reads it
     for m in monitors:
         try:
             out.append(
