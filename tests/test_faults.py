@@ -114,11 +114,28 @@ def complete_files(root: Path, config: Path) -> tuple[dict[str, int], dict[Path,
         # the .csv copy of a redone output is redone with it (a kill can land after a job
         # wrote both but before Snakemake recorded it)
         redone = f in redo or (f.suffix == ".csv" and f.with_suffix(".parquet") in redo)
-        if f.is_file() and not skip and not redone:
+        # a killed writer's temporary file is no output: the job it belonged to did not
+        # finish, so a rerun redoes it and, writing the same file, removes the temporary
+        # (checked once the last rerun is done: leftover_temporaries)
+        temporary = _temporary_target(f) is not None
+        if f.is_file() and not skip and not redone and not temporary:
             assert not f.name.startswith("."), f"a temporary file looks like an output: {f}"
             if f.suffix in (".parquet", ".csv", ".ckpt"):
                 keep[f] = f.stat().st_mtime_ns
     return jobs, keep
+
+
+TEMPORARY = re.compile(r"\.(.+)\.\d+-[A-Za-z0-9]*-[A-Za-z0-9_]+\.tmp(.*)")
+
+
+def _temporary_target(f: Path) -> Path | None:
+    """The output a temporary file of ``dreem.utils.atomic`` stands for, else None."""
+    m = TEMPORARY.fullmatch(f.name)
+    return f.parent / f"{m.group(1)}{m.group(2)}" if m else None
+
+
+def leftover_temporaries(root: Path) -> list[Path]:
+    return [f for f in out(root).rglob(".*") if _temporary_target(f) is not None]
 
 
 def assert_not_redone(kept: dict[Path, int]) -> None:
@@ -176,10 +193,11 @@ def test_sigkill_during_extract_train_and_track(reference: Path, tmp_path: Path)
     assert "train" not in jobs and "extract" not in jobs and jobs["track"] < 4, jobs
     assert any("tracks" in f.parts for f in kept), "a finished track job must be kept"
 
-    # 4. the last rerun finishes; nothing is left to do
+    # 4. the last rerun finishes; nothing is left to do, no killed writer's temporary file
     run_smk(root, config)
     assert_not_redone(kept)
     assert planned(root, config) == {}
+    assert leftover_temporaries(root) == []
 
     # the final outputs equal the uninterrupted run's
     for pattern in ("tracks/*/*/*.parquet", "metrics/*/*/*.csv", "summary/metrics.csv"):

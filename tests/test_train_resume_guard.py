@@ -88,3 +88,31 @@ def test_truncated_last_ckpt_alone_starts_over_with_a_warning(tmp_path: Path, ca
         assert prepare_resume(out, fp) is False
     assert f"{ck / 'last.ckpt'} cannot be read" in caplog.text and "starts over" in caplog.text
     assert not ck.exists()
+
+
+def test_resume_removes_checkpoints_a_killed_run_was_writing(tmp_path: Path) -> None:
+    """A SIGKILL inside a checkpoint write leaves its temporary file; the resumed run never
+    writes that name again, so resuming removes it: this host's dead writers' and other
+    hosts' (the run that resumes is its folder's only writer); a live writer's is kept."""
+    import os
+
+    from test_atomic import _dead_pid
+
+    from dreem.utils.atomic import _HOST
+
+    shard = tmp_path / "a.parquet"
+    shard.write_bytes(b"x")
+    out = tmp_path / "model"
+    fp = run_fingerprint({"cfg": {}}, [shard])
+    prepare_resume(out, fp)
+    ck = _fake_checkpoints(out)
+    dead = _dead_pid()
+    cut = ck / f".epoch=1-val_loss=0.5000.{dead}-{_HOST}-a1b2c3.tmp.ckpt"
+    live = ck / f".epoch=1-val_loss=0.4000.{os.getpid()}-{_HOST}-d4e5f6.tmp.ckpt"
+    other_host = ck / f".epoch=1-val_loss=0.3000.{dead}-elsewhere-g7h8i9.tmp.ckpt"
+    for p in (cut, live, other_host):
+        p.write_bytes(b"partial")
+    assert prepare_resume(out, fp) is True
+    assert not cut.exists() and not other_host.exists()
+    assert live.exists()
+    assert (ck / "last.ckpt").is_file()

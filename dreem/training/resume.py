@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dreem.utils.atomic import write_text_atomic
+from dreem.utils.atomic import remove_stale_temporaries_in, write_text_atomic
 
 STAMP = "resume-fingerprint.txt"
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ def prepare_resume(out_dir: str | Path, fingerprint: str) -> bool:
         and (ckpt_dir / "last.ckpt").is_file()
     )
     if resume:
+        remove_stale_temporaries_in(ckpt_dir)  # checkpoints a killed run was writing
         resume = _usable_last(ckpt_dir)
     if not resume:  # starting over: no state or logs of another run may leak in
         for stale in (ckpt_dir, out_dir / "logs"):

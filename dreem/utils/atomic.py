@@ -93,6 +93,32 @@ def remove_stale_temporaries(target: str | os.PathLike, suffix: str | None = Non
     return removed
 
 
+_ANY_TEMPORARY = re.compile(r"\..+\.(\d+)-([A-Za-z0-9]*)-[A-Za-z0-9_]+\.tmp.*")
+
+
+def remove_stale_temporaries_in(folder: str | os.PathLike) -> list[Path]:
+    """Remove every temporary file or folder of :func:`atomic_path` directly in ``folder``
+    whose writer is not alive on this host (e.g. checkpoints a killed training was writing,
+    whose names a resumed run never writes again); return them."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _ANY_TEMPORARY.fullmatch(e.name)
+        if m is None or _alive_here(int(m.group(1)), m.group(2)):
+            continue
+        p = Path(e.path)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        removed.append(p)
+    return removed
+
+
 def _output_error(target: Path, exc: OSError) -> OutputError:
     reason = exc.strerror or str(exc)
     return OutputError(exc.errno, f"cannot write {target}: {reason}", str(target))
