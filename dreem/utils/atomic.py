@@ -72,27 +72,10 @@ def remove_stale_temporaries(target: str | os.PathLike, suffix: str | None = Non
     Snakemake never runs two jobs for one output).
     """
     target = Path(target)
-    pattern = _stale_pattern(target, _ext(target, suffix))
-    prefix = _tmp_prefix(target)
-    removed: list[Path] = []
-    try:
-        names = [e.name for e in os.scandir(target.parent) if e.name.startswith(prefix)]
-    except OSError:
-        return removed
-    for name in names:
-        m = pattern.fullmatch(name)
-        if m is None or _alive_here(int(m.group(1)), m.group(2)):
-            continue
-        p = target.parent / name
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-        removed.append(p)
-    return removed
+    return _remove_dead_writers(target.parent, _stale_pattern(target, _ext(target, suffix)))
 
 
+# any name atomic_path makes: .{stem}.{pid}-{host}-{random}.tmp{ext}
 _ANY_TEMPORARY = re.compile(r"\..+\.(\d+)-([A-Za-z0-9]*)-[A-Za-z0-9_]+\.tmp.*")
 
 
@@ -100,16 +83,22 @@ def remove_stale_temporaries_in(folder: str | os.PathLike) -> list[Path]:
     """Remove every temporary file or folder of :func:`atomic_path` directly in ``folder``
     whose writer is not alive on this host (e.g. checkpoints a killed training was writing,
     whose names a resumed run never writes again); return them."""
+    return _remove_dead_writers(Path(folder), _ANY_TEMPORARY)
+
+
+def _remove_dead_writers(folder: Path, pattern: re.Pattern) -> list[Path]:
+    """Remove the entries of ``folder`` whose names match ``pattern`` (groups: writer pid,
+    host) and whose writer is not alive on this host."""
     removed: list[Path] = []
     try:
-        entries = list(os.scandir(folder))
+        names = [e.name for e in os.scandir(folder)]
     except OSError:
         return removed
-    for e in entries:
-        m = _ANY_TEMPORARY.fullmatch(e.name)
+    for name in names:
+        m = pattern.fullmatch(name)
         if m is None or _alive_here(int(m.group(1)), m.group(2)):
             continue
-        p = Path(e.path)
+        p = folder / name
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
