@@ -213,7 +213,11 @@ class EarlyStoppingConfig(Section):
 class CheckpointingConfig(Section):
     """One ModelCheckpoint per monitored metric."""
 
-    monitor: StrList = doc(["val_loss"], "metrics to keep best checkpoints for")
+    monitor: StrList = doc(
+        ["val_loss"],
+        "metrics to keep best checkpoints for; the first one's best is best.ckpt "
+        "(val_num_switches_then_loss: fewest validation switches, then lowest val_loss)",
+    )
     verbose: Bool = doc(True, "log checkpoint saves")
     save_last: Annotated[bool | Literal["link"], one_of((True, False, "link"))] = doc(
         True, "also save last.ckpt (or 'link')"
