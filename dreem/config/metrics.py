@@ -101,21 +101,18 @@ def resolve_metrics(names: Sequence[str] | str | None, path: str = "metrics") ->
     elif isinstance(names, str):
         names = [names]
     raise_errors(check_metric_names(names, path))
+    return expand_names(names)
+
+
+def expand_names(names: Sequence[str]) -> list[str]:
+    """``names`` with groups and aliases expanded (order kept, no duplicates, no check:
+    unknown names pass through)."""
     out: list[str] = []
     for name in names:
         name = ALIASES.get(name, name)
         for m in GROUPS.get(name, (name,)):
             if m not in out:
                 out.append(m)
-    return out
-
-
-def expand_names(names: Sequence[str]) -> set[str]:
-    """Known metric names of ``names`` with groups and aliases expanded (unknown ones kept)."""
-    out: set[str] = set()
-    for name in names:
-        name = ALIASES.get(name, name)
-        out.update(GROUPS.get(name, (name,)))
     return out
 
 

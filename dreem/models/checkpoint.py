@@ -187,9 +187,10 @@ def republish(trained: Path, model_cfg: dict, out: Path) -> Path:
         raise InputDataError(
             f"{trained}: the model section differs from the one it was trained with; retrain"
         )
-    if ckpt["hyper_parameters"] == cfg.to_dict():
+    current = cfg.to_dict()
+    if ckpt["hyper_parameters"] == current:
         return link_atomic(trained, out)
-    ckpt["hyper_parameters"] = cfg.to_dict()
+    ckpt["hyper_parameters"] = current
     with atomic_path(out) as tmp:
         torch.save(ckpt, tmp)
     return Path(out)

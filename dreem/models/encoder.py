@@ -187,8 +187,9 @@ class VisualEncoder(nn.Module):
             in_chans = 3  # grey crops are tiled to 3 channels
         self.in_chans = int(in_chans)
         extra = dict(extra or {})
-        net = plain_resnet(model_name, self.in_chans, extra) if plain else None
-        if net is not None and backend in ("timm", "torchvision"):
+        known = backend in ("timm", "torchvision")
+        net = plain_resnet(model_name, self.in_chans, extra) if plain and known else None
+        if net is not None:
             self.backbone = net
         elif backend == "torchvision":
             self.backbone = _torchvision_backbone(model_name, self.in_chans, pretrained, extra)

@@ -44,9 +44,14 @@ def _tmp_prefix(target: Path) -> str:
     return f".{target.stem}."
 
 
+# what atomic_path puts between a temporary's prefix and its ".tmp{ext}": the writer's pid
+# and host (the groups), then mkstemp's random part
+_WRITER = r"(\d+)-([A-Za-z0-9]*)-[A-Za-z0-9_]+"
+
+
 def _stale_pattern(target: Path, ext: str) -> re.Pattern:
     prefix, tail = re.escape(_tmp_prefix(target)), re.escape(f".tmp{ext}")
-    return re.compile(prefix + r"(\d+)-([A-Za-z0-9]*)-[A-Za-z0-9_]+" + tail)
+    return re.compile(prefix + _WRITER + tail)
 
 
 def _alive_here(pid: int, host: str) -> bool:
@@ -76,7 +81,7 @@ def remove_stale_temporaries(target: str | os.PathLike, suffix: str | None = Non
 
 
 # any name atomic_path makes: .{stem}.{pid}-{host}-{random}.tmp{ext}
-_ANY_TEMPORARY = re.compile(r"\..+\.(\d+)-([A-Za-z0-9]*)-[A-Za-z0-9_]+\.tmp.*")
+_ANY_TEMPORARY = re.compile(r"\..+\." + _WRITER + r"\.tmp.*")
 
 
 def remove_stale_temporaries_in(folder: str | os.PathLike) -> list[Path]:
