@@ -135,7 +135,7 @@ def train_plan_config(
     """The pipeline config of ``dreem train CONFIG``: its dataset sections as datasets."""
     from dreem.config.load import load_dreem_config
 
-    cfg = load_dreem_config(config, _override_list(overrides), check_names=True)
+    cfg = load_dreem_config(config, _override_list(overrides))  # names: train_from_config
     train = cfg.dataset.train_dataset
     if not train.has_source():
         raise ConfigError(
@@ -224,8 +224,11 @@ def train_from_config(
     (:func:`train_dirs_plan_config`). ``out_dir/best.ckpt`` links to the published model.
     ``record``: an MLflow record opened early (:func:`dreem.pipeline.mlflow_log.open_record`
     with the plan's store settings; another store's is closed and replaced)."""
+    from dreem.config.checks import pipeline_name_errors
+    from dreem.config.errors import raise_errors
     from dreem.pipeline import run
     from dreem.pipeline.mlflow_log import closed_on_error, open_record
+    from dreem.pipeline.prepare_worker import preparing
 
     with closed_on_error(record):
         data = (
@@ -239,8 +242,12 @@ def train_from_config(
         record = None
     if record is None:
         record = open_record(plan.mlflow())  # MLflow starts while crops are extracted
-    with closed_on_error(record):
-        run.prepare(plan, progress=progress)
+    # crops are extracted in a child process while this one imports the training libraries
+    with closed_on_error(record), preparing(data, progress):
+        raise_errors(pipeline_name_errors(plan.cfg))  # imports torch, timm, albumentations
+        from dreem.training.train import import_training_libraries
+
+        import_training_libraries()
     (model,) = plan.trained()
     result = run.train(plan, model, record=record)
     result["link"] = str(_link_checkpoint(Path(plan.checkpoint(model)), Path(out_dir)))

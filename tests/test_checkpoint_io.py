@@ -114,3 +114,18 @@ def test_last_holds_every_monitors_current_best(tmp_path: Path) -> None:
     state = torch.load(last, map_location="cpu", weights_only=False)["callbacks"]
     bests = {k: v["best_model_path"] for k, v in state.items() if "'monitor': '" in k}
     assert len(bests) == 2 and all(Path(p).is_file() for p in bests.values()), bests
+
+
+def test_dropping_a_written_checkpoint_from_the_page_cache_keeps_it(tmp_path) -> None:
+    """A checkpoint flushed to disk and dropped from the page cache reads back the same;
+    a path that is gone is no error."""
+    import torch
+
+    from dreem.training.checkpoint_io import drop_from_page_cache
+
+    path = tmp_path / "a.ckpt"
+    state = {"w": torch.arange(1000.0)}
+    torch.save(state, path)
+    drop_from_page_cache(path)
+    assert torch.equal(torch.load(path)["w"], state["w"])
+    drop_from_page_cache(tmp_path / "missing.ckpt")

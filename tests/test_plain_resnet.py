@@ -1,6 +1,7 @@
-"""Tracking rebuilds standard ResNets from torch alone (dreem.models.plain_resnet): the same
-state-dict keys, shapes and function as timm's and torchvision's, and a checkpoint loads
-for tracking without importing either library."""
+"""Standard ResNets built from torch alone (dreem.models.plain_resnet): the same state-dict
+keys, shapes and function as timm's and torchvision's; a checkpoint loads for tracking
+without importing either library; a timm ResNet trained from scratch gets timm's initial
+weights without importing timm."""
 
 from __future__ import annotations
 
@@ -13,15 +14,23 @@ import pytest
 import torch
 
 from dreem.config.load import load_dreem_config
-from dreem.models.encoder import VisualEncoder, fuse_batchnorm
+from dreem.models.encoder import (
+    VisualEncoder,
+    _timm_backbone,
+    _torchvision_backbone,
+    fuse_batchnorm,
+)
 from dreem.models.gtr import GlobalTrackingTransformer
-from dreem.models.plain_resnet import ARCHITECTURES, ResNet
+from dreem.models.plain_resnet import ARCHITECTURES, ResNet, init_like_timm, plain_resnet
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _library_backbone(name: str, backend: str, in_chans: int) -> torch.nn.Module:
-    return VisualEncoder(16, name, backend, in_chans, pretrained=False).backbone
+    build = _timm_backbone if backend == "timm" else _torchvision_backbone
+    net = build(name, in_chans, False, {})
+    assert type(net).__module__.startswith(backend)
+    return net
 
 
 def _randomise_batchnorms(net: torch.nn.Module, seed: int) -> None:
@@ -69,9 +78,21 @@ def test_same_function_as_the_libraries(name: str, backend: str, in_chans: int) 
         torch.testing.assert_close(plain(x), lib(x), rtol=1e-10, atol=1e-12)
 
 
-def test_plain_encoder_folds_grey_crops_and_batchnorms_like_the_library_one() -> None:
+@pytest.fixture
+def library_only(monkeypatch):
+    """Encoders built meanwhile use timm/torchvision even where dreem would not."""
+    import dreem.models.encoder as encoder
+
+    monkeypatch.setattr(encoder, "plain_resnet", lambda *args: None)
+
+
+def test_plain_encoder_folds_grey_crops_and_batchnorms_like_the_library_one(
+    monkeypatch, library_only
+) -> None:
     torch.manual_seed(0)
     lib = VisualEncoder(16, "resnet18", "timm", 3, pretrained=False).double()
+    assert type(lib.backbone).__module__ == "timm.models.resnet"
+    monkeypatch.undo()
     _randomise_batchnorms(lib, 3)
     plain = VisualEncoder(16, "resnet18", "timm", 3, pretrained=True, plain=True).double()
     assert type(plain.backbone) is ResNet and plain.grey_fold
@@ -100,6 +121,7 @@ def _write_checkpoint(path: Path, pretrained: bool) -> GlobalTrackingTransformer
     )
     torch.manual_seed(0)
     model = GlobalTrackingTransformer(cfg.model)
+    assert type(model.visual_encoder.backbone).__module__ == "timm.models.resnet"
     _randomise_batchnorms(model, 4)
     stored = cfg.to_dict()
     stored["model"]["encoder_cfg"]["pretrained"] = pretrained
@@ -127,7 +149,9 @@ print(json.dumps({
 """
 
 
-def test_tracking_loads_a_checkpoint_without_timm_or_pretrained_weights(tmp_path) -> None:
+def test_tracking_loads_a_checkpoint_without_timm_or_pretrained_weights(
+    tmp_path, library_only
+) -> None:
     """The checkpoint says ``pretrained: true`` and no weights are cached: tracking needs
     none (the checkpoint holds the trained ones), and imports neither timm nor torchvision
     (nor torch._dynamo, which they import: 2.4 s of a tracking job here)."""
@@ -156,3 +180,81 @@ def test_tracking_loads_a_checkpoint_without_timm_or_pretrained_weights(tmp_path
     with torch.inference_mode():
         want = model.encode(crops)  # timm's backbone, BatchNorms unfolded, eager
     torch.testing.assert_close(torch.tensor(out["feats"]), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_from_scratch_weights_are_timms_for_the_same_seed(name: str) -> None:
+    """A timm ResNet trained from scratch starts from the weights timm would draw: the
+    same random draws in the same order (then the same He-normal convolutions and zeroed
+    last BatchNorm of each block), so a seed trains the same model with or without timm."""
+    torch.manual_seed(11)
+    want = _library_backbone(name, "timm", 3).state_dict()
+    torch.manual_seed(11)
+    got = init_like_timm(plain_resnet(name, 3, {})).state_dict()
+    assert list(got) == list(want)
+    for key, value in want.items():
+        assert torch.equal(got[key], value), key
+    assert (
+        torch.count_nonzero(
+            got[
+                "layer1.0.bn2.weight" if name in ("resnet18", "resnet34") else "layer1.0.bn3.weight"
+            ]
+        )
+        == 0
+    )
+
+
+def test_encoder_from_scratch_continues_the_random_stream_like_timm(
+    monkeypatch, library_only
+) -> None:
+    """The projection after the backbone gets the same weights too (the backbone used up
+    as many random numbers as timm's)."""
+    torch.manual_seed(3)
+    lib = VisualEncoder(16, "resnet18", "timm", 6, pretrained=False)
+    monkeypatch.undo()
+    torch.manual_seed(3)
+    ours = VisualEncoder(16, "resnet18", "timm", 6, pretrained=False)
+    assert type(lib.backbone).__module__ == "timm.models.resnet"
+    assert type(ours.backbone) is ResNet
+    for (k, a), (k2, b) in zip(lib.state_dict().items(), ours.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(a, b), k
+
+
+@pytest.mark.parametrize(
+    ("backend", "pretrained", "extra", "module"),
+    [
+        ("torchvision", False, {}, "torchvision.models.resnet"),
+        ("timm", False, {"drop_path_rate": 0.1}, "timm.models.resnet"),
+    ],
+)
+def test_training_builds_with_the_library_otherwise(backend, pretrained, extra, module) -> None:
+    enc = VisualEncoder(16, "resnet18", backend, 3, pretrained=pretrained, extra=extra)
+    assert type(enc.backbone).__module__ == module
+
+
+TRAIN_BUILD = """
+import json, sys, torch
+from dreem.config.checks import name_errors
+from dreem.config.load import load_dreem_config
+from dreem.models.gtr import GlobalTrackingTransformer
+cfg = load_dreem_config({"model": {"d_model": 32, "nhead": 1,
+                         "encoder_cfg": {"model_name": sys.argv[1], "pretrained": False}}})
+errors = name_errors(cfg)
+GlobalTrackingTransformer(cfg.model)
+print(json.dumps({"errors": errors, "timm": "timm" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(("name", "uses_timm"), [("resnet34", False), ("resnet18d", True)])
+def test_a_from_scratch_standard_resnet_is_checked_and_built_without_timm(name, uses_timm):
+    """0.7 s of every short training was timm's import; other backbones still need it."""
+    run = subprocess.run(
+        [sys.executable, "-c", TRAIN_BUILD, name],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out == {"errors": [], "timm": uses_timm}

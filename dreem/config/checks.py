@@ -153,7 +153,11 @@ def name_errors(cfg: DreemConfig) -> list[str]:
         ds = getattr(cfg.dataset, split)
         if ds is not None and ds.augmentations:
             errors += augmentation_errors(ds.augmentations, f"dataset.{split}.augmentations")
+    from dreem.models.plain_resnet import ARCHITECTURES
+
     enc = cfg.model.encoder_cfg
+    if enc.model_name in ARCHITECTURES and enc.backend in ("timm", "torchvision"):
+        return errors  # both libraries have the standard ResNets (no import needed)
     models = _backbone_names(enc.backend)
     if enc.model_name not in models:
         errors.append(_unknown("model.encoder_cfg.model_name", enc.model_name, models))

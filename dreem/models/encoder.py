@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dreem.config.model import EncoderConfig
-from dreem.models.plain_resnet import plain_resnet
+from dreem.models.plain_resnet import init_like_timm, plain_resnet
 from dreem.utils.errors import ConfigError
 
 _TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -164,7 +164,9 @@ class VisualEncoder(nn.Module):
 
     ``plain``: for weights loaded afterwards (tracking), a standard ResNet is built from
     torch alone (:mod:`dreem.models.plain_resnet`: the same network and state-dict keys,
-    without importing timm or torchvision); ``pretrained`` is then ignored.
+    without importing timm or torchvision); ``pretrained`` is then ignored. A standard
+    ResNet of the timm backend without pretrained weights is built there too, with timm's
+    initialisation (the same weights for the same seed).
 
     Grey crops may also come with one channel per anchor (``in_chans / 3``). On the CPU,
     tiled grey crops (3 equal channels per anchor) are recognised and run through the first
@@ -187,8 +189,12 @@ class VisualEncoder(nn.Module):
             in_chans = 3  # grey crops are tiled to 3 channels
         self.in_chans = int(in_chans)
         extra = dict(extra or {})
-        known = backend in ("timm", "torchvision")
-        net = plain_resnet(model_name, self.in_chans, extra) if plain and known else None
+        net = None
+        if plain and backend in ("timm", "torchvision"):  # weights loaded afterwards
+            net = plain_resnet(model_name, self.in_chans, extra)
+        elif backend == "timm" and not pretrained:  # timm's network and initialisation
+            net = plain_resnet(model_name, self.in_chans, extra)
+            net = init_like_timm(net) if net is not None else None
         if net is not None:
             self.backbone = net
         elif backend == "torchvision":

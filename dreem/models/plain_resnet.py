@@ -1,12 +1,15 @@
-"""The standard ResNets (18/34/50/101/152) built from torch alone, for tracking.
+"""The standard ResNets (18/34/50/101/152) built from torch alone.
 
 timm and torchvision build these five networks with the same layers, the same state-dict
-keys and the same function (``fc`` removed). Importing either library costs a tracking job
-about 2.4 s on this project's 2-core machines (timm imports torchvision, which imports
-``torch._dynamo``), a quarter of tracking a 128-frame clip end to end. A checkpoint's
-weights only need the network, so tracking rebuilds it here and loads them; training keeps
-the libraries (their initialisation and pretrained weights). ``tests/test_plain_resnet.py``
-checks keys, shapes and outputs against both libraries.
+keys and the same function (``fc`` removed). Importing either library costs a job about
+2.4 s on this project's 2-core machines (timm imports torchvision, which imports
+``torch._dynamo``): a quarter of tracking a 128-frame clip end to end, 0.7 s of a short
+training (Lightning imports torchvision anyway). Tracking rebuilds the network here and
+loads a checkpoint's weights into it; a timm backbone trained from scratch
+(``pretrained: false``) is built here with timm's initialisation (:func:`init_like_timm`:
+the same random draws in the same order, so the same seed gives the same weights).
+``tests/test_plain_resnet.py`` checks keys, shapes, outputs and initial weights against
+both libraries.
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ class BasicBlock(nn.Module):
 
     def __init__(self, cin: int, planes: int, stride: int) -> None:
         super().__init__()
+        downsample = _downsample(cin, planes, stride)  # made first, as both libraries do
         self.conv1, self.bn1 = _conv(cin, planes, 3, stride), nn.BatchNorm2d(planes)
         self.act1 = nn.ReLU(inplace=True)
         self.conv2, self.bn2 = _conv(planes, planes, 3), nn.BatchNorm2d(planes)
         self.act2 = nn.ReLU(inplace=True)
-        self.downsample = _downsample(cin, planes, stride)
+        self.downsample = downsample
+
+    def last_norm(self) -> nn.BatchNorm2d:
+        return self.bn2
 
     def forward(self, x):
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -58,13 +65,17 @@ class Bottleneck(nn.Module):
     def __init__(self, cin: int, planes: int, stride: int) -> None:
         super().__init__()
         out = planes * self.expansion
+        downsample = _downsample(cin, out, stride)  # made first, as both libraries do
         self.conv1, self.bn1 = _conv(cin, planes, 1), nn.BatchNorm2d(planes)
         self.act1 = nn.ReLU(inplace=True)
         self.conv2, self.bn2 = _conv(planes, planes, 3, stride), nn.BatchNorm2d(planes)
         self.act2 = nn.ReLU(inplace=True)
         self.conv3, self.bn3 = _conv(planes, out, 1), nn.BatchNorm2d(out)
         self.act3 = nn.ReLU(inplace=True)
-        self.downsample = _downsample(cin, out, stride)
+        self.downsample = downsample
+
+    def last_norm(self) -> nn.BatchNorm2d:
+        return self.bn3
 
     def forward(self, x):
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -107,3 +118,15 @@ def plain_resnet(name: str, in_chans: int, extra: dict) -> ResNet | None:
     if name not in ARCHITECTURES or extra:
         return None
     return ResNet(name, in_chans)
+
+
+def init_like_timm(net: ResNet) -> ResNet:
+    """timm's ``ResNet.init_weights``: He-normal convolutions (fan-out, ReLU) in module
+    order, then each block's last BatchNorm scale zeroed (``zero_init_last``)."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    for m in net.modules():
+        if isinstance(m, BasicBlock | Bottleneck):
+            nn.init.zeros_(m.last_norm().weight)
+    return net

@@ -88,6 +88,9 @@ def main() -> None:
     with contextlib.suppress(OSError):  # a killed parent reads no answer
         reply.write(json.dumps({"run_id": run_id}) + "\n")
         reply.flush()
+    from dreem.utils.process import skip_exit_collection
+
+    skip_exit_collection()  # MLflow, SQLAlchemy and pandas loaded: exit without a GC pass
 
 
 class TrainingRecordProcess:

@@ -18,6 +18,19 @@ from dreem.utils.errors import ConfigError, InputDataError
 log = logging.getLogger(__name__)
 
 
+def import_training_libraries() -> None:
+    """Import what :func:`train_model` imports lazily (torch, Lightning, the model, data
+    and callback modules): seconds of one core's work, done early while another process
+    prepares the data (:mod:`dreem.pipeline.prepare_worker`)."""
+    import lightning.pytorch  # noqa: F401
+
+    import dreem.data.dataset  # noqa: F401
+    import dreem.training.checkpoint_io  # noqa: F401
+    import dreem.training.csv_log  # noqa: F401
+    import dreem.training.factories  # noqa: F401
+    import dreem.training.module  # noqa: F401
+
+
 def _cpu_threads() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
