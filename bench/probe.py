@@ -6,7 +6,9 @@ project, so the ``dreem`` package it sees is the one of the interpreter running 
     python bench/probe.py --out stats.json [--lightning pytorch_lightning]
         [--time module:attr[.method]]... -- module:callable ARG...
 
-* ``--lightning PKG``: adds a callback to every ``PKG.Trainer`` that records training
+* ``--lightning PKG``: once the program imports ``PKG`` (not before: importing it here
+  would change when the program does its imports, e.g. ours overlaps them with data
+  extraction), adds a callback to every ``PKG.Trainer`` that records training
   instances and the time inside training epochs, validation excluded (``epoch_s``) and
   inside training batches (``step_s``: ``on_train_batch_start`` → ``on_train_batch_end``,
   data loading excluded);
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import importlib.abc
 import json
 import sys
 import time
@@ -69,11 +72,43 @@ def _count_instances(batch) -> int:
     return 0
 
 
+def _after_import(name: str, hook) -> None:
+    """Call ``hook(module)`` right after the program first imports module ``name``."""
+    if name in sys.modules:
+        hook(sys.modules[name])
+        return
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path, target=None):
+            if fullname != name:
+                return None
+            sys.meta_path.remove(self)
+            for finder in sys.meta_path:
+                spec = getattr(finder, "find_spec", lambda *a: None)(fullname, path, target)
+                if spec is not None and spec.loader is not None:
+                    break
+            else:
+                return None
+            exec_module = spec.loader.exec_module
+
+            def exec_then_hook(module):
+                exec_module(module)
+                hook(module)
+
+            spec.loader.exec_module = exec_then_hook
+            return spec
+
+    sys.meta_path.insert(0, Finder())
+
+
 def _patch_trainer(pkg: str) -> None:
-    pl = importlib.import_module(pkg)
     rec = {"instances": 0, "steps": 0, "epoch_s": 0.0, "step_s": 0.0, "epochs": 0}
     rec["step_times"], rec["step_instances"] = [], []  # per training batch
     STATS["train"] = rec
+    _after_import(pkg, lambda pl: _add_timing(pl, rec))
+
+
+def _add_timing(pl, rec: dict) -> None:
 
     class Timing(pl.Callback):
         def __init__(self):
