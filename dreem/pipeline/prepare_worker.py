@@ -7,8 +7,8 @@ two were done one after the other while the second core idled. Here the extracti
 a child process (its own interpreter: it imports the data libraries, never torch) while the
 parent imports the training libraries; the parent waits for it before training starts.
 
-Protocol: the parent writes a pickled ``(pipeline config dict, progress)`` to the child's
-stdin; the child plans it, runs :func:`dreem.pipeline.run.prepare` and writes a pickled
+Protocol: the parent writes a pickled ``(pipeline config dict, progress, log level)`` to
+the child's stdin; the child plans it, runs :func:`dreem.pipeline.run.prepare` and writes a pickled
 ``{"shards": [...]}`` or ``{"error": exception}`` to its stdout (library prints go to
 stderr, which the parent shares, so progress bars and warnings show as before). Outputs are
 atomic as everywhere: a cancelled child (SIGINT) leaves no partial shard under its name.
@@ -17,6 +17,7 @@ atomic as everywhere: a cancelled child (SIGINT) leaves no partial shard under i
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import signal
@@ -35,7 +36,8 @@ def main() -> None:
     """``python -m dreem.pipeline.prepare_worker`` (the request on stdin)."""
     reply = os.fdopen(os.dup(1), "wb")  # the answer's channel; library prints go to stderr
     os.dup2(2, 1)
-    data, progress = pickle.load(sys.stdin.buffer)
+    data, progress, level = pickle.load(sys.stdin.buffer)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         from dreem.pipeline import run
         from dreem.stages import _plan
@@ -51,8 +53,9 @@ def main() -> None:
         payload = pickle.dumps(outcome)
     except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
         payload = pickle.dumps({"error": RuntimeError(str(outcome["error"]))})
-    reply.write(payload)
-    reply.flush()
+    with contextlib.suppress(OSError):  # a parent that died reads no answer
+        reply.write(payload)
+        reply.flush()
 
 
 class BackgroundPreparation:
@@ -67,7 +70,8 @@ class BackgroundPreparation:
         )
         assert self._proc.stdin is not None
         with self._proc.stdin:
-            self._proc.stdin.write(pickle.dumps((data, progress)))
+            level = logging.getLogger().getEffectiveLevel()  # the CLI's --quiet/--verbose
+            self._proc.stdin.write(pickle.dumps((data, progress, level)))
         self._proc.stdin = None  # closed: communicate() only reads the answer
 
     def result(self) -> list[str]:
@@ -91,8 +95,12 @@ class BackgroundPreparation:
     def cancel(self) -> None:
         """Stop the child as Ctrl-C would (it removes its temporaries), then reap it."""
         if self._proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 self._proc.send_signal(signal.SIGINT)
+            except ValueError:  # no SIGINT for a child process (Windows)
+                self._proc.terminate()
+            except ProcessLookupError:
+                pass
             try:
                 self._proc.communicate(timeout=CANCEL_WAIT_S)
             except subprocess.TimeoutExpired:
