@@ -244,7 +244,7 @@ def train_from_config(
         record = open_record(plan.mlflow())  # MLflow starts while crops are extracted
     # crops are extracted in a child process while this one imports the training libraries
     with closed_on_error(record), preparing(data, progress):
-        raise_errors(pipeline_name_errors(plan.cfg))  # imports torch, timm, albumentations
+        raise_errors(pipeline_name_errors(plan.cfg))  # imports torch, albumentations (timm)
         from dreem.training.train import import_training_libraries
 
         import_training_libraries()
