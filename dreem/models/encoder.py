@@ -10,10 +10,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from dreem.config.model import EncoderConfig
-from dreem.models.plain_resnet import init_like_timm, plain_resnet
+from dreem.models.plain_resnet import ARCHITECTURES, init_like_timm, plain_resnet
 from dreem.utils.errors import ConfigError
 
-_TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+_TORCHVISION_RESNETS = tuple(ARCHITECTURES)  # torchvision builds exactly these five
 
 
 def _timm_backbone(name: str, in_chans: int, pretrained: bool, extra: dict[str, Any]) -> nn.Module:
@@ -189,12 +189,13 @@ class VisualEncoder(nn.Module):
             in_chans = 3  # grey crops are tiled to 3 channels
         self.in_chans = int(in_chans)
         extra = dict(extra or {})
+        loaded_later = plain and backend in ("timm", "torchvision")
+        timm_from_scratch = backend == "timm" and not pretrained
         net = None
-        if plain and backend in ("timm", "torchvision"):  # weights loaded afterwards
+        if loaded_later or timm_from_scratch:
             net = plain_resnet(model_name, self.in_chans, extra)
-        elif backend == "timm" and not pretrained:  # timm's network and initialisation
-            net = plain_resnet(model_name, self.in_chans, extra)
-            net = init_like_timm(net) if net is not None else None
+            if net is not None and not loaded_later:
+                init_like_timm(net)  # timm's initialisation: the same weights for a seed
         if net is not None:
             self.backbone = net
         elif backend == "torchvision":

@@ -1,15 +1,15 @@
 """A training's data preparation (discovery and crop extraction) in a child process.
 
-Before ``dreem train`` can take its first step it must import torch, Lightning,
-albumentations and timm (about 5 s on this project's 2-core machines) and discover and
+Before ``dreem train`` can take its first step it must import torch, Lightning and
+albumentations (about 5 s on this project's 2-core machines) and discover and
 extract its clips (1.4 s for ``two_flies``). Imports run on one core under the GIL, so the
 two were done one after the other while the second core idled. Here the extraction runs in
 a child process (its own interpreter: it imports the data libraries, never torch) while the
 parent imports the training libraries; the parent waits for it before training starts.
 
 Protocol: the parent writes a pickled ``(pipeline config dict, progress, log level)`` to
-the child's stdin; the child plans it, runs :func:`dreem.pipeline.run.prepare` and writes a pickled
-``{"shards": [...]}`` or ``{"error": exception}`` to its stdout (library prints go to
+the child's stdin; the child plans it, runs :func:`dreem.pipeline.run.prepare` and writes a
+pickled ``{"shards": [...]}`` or ``{"error": exception}`` to its stdout (library prints go to
 stderr, which the parent shares, so progress bars and warnings show as before). Outputs are
 atomic as everywhere: a cancelled child (SIGINT) leaves no partial shard under its name.
 """
@@ -39,10 +39,12 @@ def main() -> None:
     data, progress, level = pickle.load(sys.stdin.buffer)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        from dreem.config.pipeline import load_pipeline_config
         from dreem.pipeline import run
-        from dreem.stages import _plan
+        from dreem.pipeline.plan import Plan
 
-        outcome: dict[str, Any] = {"shards": run.prepare(_plan(data), progress=progress)}
+        plan = Plan(load_pipeline_config(data))  # as the parent planned it (stages._plan)
+        outcome: dict[str, Any] = {"shards": run.prepare(plan, progress=progress)}
     except KeyboardInterrupt:  # cancelled by the parent: the temporaries are gone
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent
