@@ -416,22 +416,28 @@ def main() -> None:
     import errno
 
     from dreem.utils.errors import DreemError
-    from dreem.utils.process import skip_exit_collection
+    from dreem.utils.process import exit_now, skip_exit_collection
 
     _show_warnings()
+    status: int | str | None = 0
     try:
         app()
+    except SystemExit as done:  # how Typer ends every command
+        status = done.code
     except DreemError as err:
         typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
+        status = 2
     except OSError as err:
         codes = {getattr(errno, n) for n in _USER_ERRNOS if hasattr(errno, n)}
         if err.errno not in codes or not err.filename:
+            skip_exit_collection()  # a traceback follows; the ordinary exit
             raise
         typer.echo(f"error: {err.filename}: {err.strerror}", err=True)
-        sys.exit(2)
-    finally:
+        status = 2
+    except BaseException:  # an unexpected error or Ctrl-C: its traceback, the ordinary exit
         skip_exit_collection()
+        raise
+    exit_now(status)
 
 
 if __name__ == "__main__":

@@ -243,13 +243,13 @@ def train_from_config(
     if record is None:
         record = open_record(plan.mlflow())  # MLflow starts while crops are extracted
     # crops are extracted in a child process while this one imports the training libraries
-    with closed_on_error(record), preparing(data, progress):
+    with closed_on_error(record), preparing(data, progress) as child:
         raise_errors(pipeline_name_errors(plan.cfg))  # imports torch, albumentations (timm)
         from dreem.training.train import import_training_libraries
 
         import_training_libraries()
     (model,) = plan.trained()
-    result = run.train(plan, model, record=record)
+    result = run.train(plan, model, record=record, code=child.train_code)
     result["link"] = str(_link_checkpoint(Path(plan.checkpoint(model)), Path(out_dir)))
     return result
 

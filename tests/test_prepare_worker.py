@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from dreem.pipeline import run
+from dreem.pipeline.code import job_code
 from dreem.pipeline.prepare_worker import BackgroundPreparation, preparing
 from dreem.stages import _plan, train_from_config
 from dreem.synth import generate_animals
@@ -55,6 +56,14 @@ def test_child_writes_the_shards_in_process_preparation_writes(clips, tmp_path) 
     for mine, theirs in zip(shards, here, strict=True):
         pd.testing.assert_frame_equal(pd.read_parquet(mine), pd.read_parquet(theirs))
     assert _leftovers(tmp_path) == []
+
+
+def test_child_reports_the_training_jobs_code_version(clips, tmp_path) -> None:
+    """The child also computes the training job's code version (parsing the package's
+    sources), which the parent records with the model: the value the parent would get."""
+    child = BackgroundPreparation(_config(clips, tmp_path), progress=False)
+    assert child.train_code == job_code("train_job")
+    assert set(child.train_code) == {"version", "sources"}
 
 
 def test_an_error_in_the_child_is_raised_in_the_parent_unchanged(clips, tmp_path) -> None:

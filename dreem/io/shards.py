@@ -302,7 +302,9 @@ def read_shard(path: str | os.PathLike, with_crops: bool = True) -> ShardData:
     """Read a whole shard into memory."""
     meta = read_meta(path)
     columns = None if with_crops else [f for f in shard_schema(1, meta).names if f != "crop"]
-    table = pq.read_table(path, columns=columns)
+    # ParquetFile, not pq.read_table: that one imports pyarrow.dataset (0.2-0.4 s per process)
+    with pq.ParquetFile(path) as pf:
+        table = pf.read(columns=columns)
     return _table_to_data(table, meta, with_crops)
 
 

@@ -39,16 +39,17 @@ def prepare(plan: Plan, progress: bool = True) -> list[str]:
     return shards
 
 
-def train(plan: Plan, model: str, record=None) -> dict:
+def train(plan: Plan, model: str, record=None, code: dict[str, str] | None = None) -> dict:
     """Train (or resume) one model and publish its ``best.ckpt``; ``record``: an MLflow
-    record opened early (:func:`dreem.pipeline.mlflow_log.open_record`)."""
+    record opened early (:func:`dreem.pipeline.mlflow_log.open_record`); ``code``: the
+    training job's :func:`job_code`, when already computed (by the preparation child)."""
     from dreem.pipeline.mlflow_log import recorded_training
 
     result = recorded_training(
         plan.mlflow(),
         model,
         plan.train_params(model),
-        job_code("train_job"),
+        code if code is not None else job_code("train_job"),
         plan.train_shards(model, "train"),
         plan.train_shards(model, "val"),
         Path(plan.train_dir(model)),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
+import sys
+import threading
+from typing import NoReturn
 
 
 def skip_exit_collection() -> None:
@@ -16,6 +21,36 @@ def skip_exit_collection() -> None:
     frees the memory. Call it when a command's work is done.
     """
     gc.freeze()
+
+
+def exit_now(status: int | str | None = 0) -> NoReturn:
+    """End a command whose work is done with ``status`` (read as :func:`sys.exit` reads it),
+    skipping the interpreter's teardown.
+
+    Exit handlers run (logging flushes its handlers, multiprocessing reaps its children,
+    temporary directories are removed) and the standard streams are flushed; what is
+    skipped is the teardown of every loaded module and the C++ destructors of the loaded
+    libraries: 0.2 s at every exit with torch and Lightning loaded on this project's 2-core
+    machines (0.29 → 0.07 s, measured from the last statement to the process's end).
+    Outputs are closed by their writers before this (they are atomic: renamed into place
+    only once complete). While another non-daemon thread runs, it exits the ordinary way,
+    which waits for it.
+    """
+    if isinstance(status, str):
+        print(status, file=sys.stderr)
+        status = 1
+    code = 0 if status is None else status
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if not isinstance(code, int) or any(t.is_alive() and not t.daemon for t in others):
+        skip_exit_collection()
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed, a broken pipe, or None
+            pass
+    os._exit(code)
 
 
 M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
