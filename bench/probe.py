@@ -16,12 +16,15 @@ project, so the ``dreem`` package it sees is the one of the interpreter running 
 * ``--preimport MOD,...``: imports these modules first (their import time is then not in a
   timed call: ours imports lazily inside the calls, the reference at start-up);
 * then calls ``callable()`` with ``sys.argv = [module, ARG...]`` (a Typer app or a
-  ``main``), and writes the figures as JSON to ``--out`` (also when the CLI exits non-zero).
+  ``main``), and writes the figures as JSON to ``--out`` (also when the CLI exits non-zero,
+  and from an exit handler when it ends the process itself, as ``dreem`` does once done:
+  then without ``exit_code``; the caller has the process's).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import importlib
 import importlib.abc
@@ -177,6 +180,13 @@ def main() -> None:
         _wrap(t)
     owner, name = _resolve(target)
     sys.argv = [target.split(":")[0], *cli_args]
+
+    def write_stats() -> None:  # also from atexit: a CLI may end with os._exit after them
+        STATS["in_process_s"] = time.perf_counter() - t0
+        with open(args.out, "w") as f:
+            json.dump(STATS, f, indent=1)
+
+    atexit.register(write_stats)  # registered first, so it runs after the CLI's handlers
     code = 0
     try:
         getattr(owner, name)()
@@ -186,10 +196,8 @@ def main() -> None:
         code = 1
         raise
     finally:
-        STATS["in_process_s"] = time.perf_counter() - t0
         STATS["exit_code"] = code
-        with open(args.out, "w") as f:
-            json.dump(STATS, f, indent=1)
+        write_stats()
     sys.exit(code)
 
 

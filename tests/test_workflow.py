@@ -415,6 +415,9 @@ def test_tiny_run_outputs(tiny: Path) -> None:
     assert set(summary.model) >= {"gtr", "baseline"}
     assert set(summary.dataset) >= {"a_test", "c_test"}
     assert out(tiny, "logs", "train", "gtr.log").stat().st_size > 0
+    # a job ends its process at once when done (exit_now): its last line reached the log
+    track_logs = sorted(out(tiny, "logs", "track").rglob("*.log"))
+    assert track_logs and all("tracks" in p.read_text().splitlines()[-1] for p in track_logs)
 
 
 @pytest.mark.slow
