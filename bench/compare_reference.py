@@ -25,7 +25,9 @@ Figures (best of ``--repeat`` runs; every run is kept in the JSON):
 The reference runs from its own virtualenv with ``--no-gpu``; without one this script
 prints how to make one and exits 0.
 
-Run: ``python bench/compare_reference.py --ref-venv /work/venvs/ref [--repeat 2]``;
+Run: ``python bench/compare_reference.py --ref-venv /work/venvs/ref [--repeat 2]
+[--train-repeat N]`` (training runs per side, default ``--repeat``: its run-to-run spread is
+the widest);
 writes ``bench/results/compare_reference.{md,json}``.
 """
 
@@ -36,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -380,7 +383,16 @@ def to_markdown(r: dict) -> str:
             row("… peak RSS (MB)", "peak_rss_mb", ".0f", False, (a, b)),
         ]
     bt_ref, bt_our = _best(ref["train"], "e2e_ips"), _best(our["train"], "e2e_ips")
+    walls = {
+        name: [t["wall_s"] for t in side["train"]] for name, side in (("ref", ref), ("our", our))
+    }
+    med = {name: statistics.median(w) for name, w in walls.items()}
     lines += [
+        "",
+        f"Training wall times, every run in order (alternating, {len(walls['our'])} per side): "
+        f"reference {', '.join(f'{w:.1f}' for w in walls['ref'])} s; ours "
+        f"{', '.join(f'{w:.1f}' for w in walls['our'])} s. Medians {med['ref']:.1f} / "
+        f"{med['our']:.1f} s: **{med['ref'] / med['our']:.2f}×** end to end.",
         "",
         "Encoder raw limit (bench/encoder_limit.py, timm resnet18 fwd+bwd+fused Adam, 64 crops "
         "of 128², 2 threads), measured before and after the runs: "
@@ -423,6 +435,9 @@ def main() -> None:
     ap.add_argument("--ref-venv", type=Path, default=Path("/work/venvs/ref"))
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument(
+        "--train-repeat", type=int, default=None, help="training runs per side (--repeat)"
+    )
     ap.add_argument("--max-load", type=float, default=1.3, help="wait for this 1-min load")
     ap.add_argument("--quiet-timeout", type=float, default=300, help="wait at most (s)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/dreem_compare_reference"))
@@ -453,7 +468,8 @@ def main() -> None:
     for rep in range(3):
         for s in pairs(rep):
             runs[s.name]["startup"].append(_measure(startup, args.max_load, s, work))
-    for rep in range(args.repeat):
+    train_repeat = args.train_repeat or args.repeat
+    for rep in range(train_repeat):
         for s in pairs(rep):
             res = _measure(
                 train,
@@ -496,6 +512,7 @@ def main() -> None:
         "python": platform.python_version(),
         "reference_version": version,
         "repeat": args.repeat,
+        "train_repeat": train_repeat,
         "epochs": args.epochs,
         "encoder_limit": limits,
         "runs": runs,
