@@ -337,8 +337,9 @@ def to_markdown(r: dict) -> str:
         f"{r['reference_version']}) — one run, this machine",
         "",
         f"{r['date_utc']} UTC, {r['machine']}; reference: its own venv, `--no-gpu`; ours: "
-        f"Python {r['python']}. Best of {r['repeat']} alternating runs (all runs in the "
-        "JSON). Ratio: ours / reference for rates, reference / ours for times and memory. "
+        f"Python {r['python']}. Best of {r['repeat']} alternating runs "
+        f"({r.get('train_repeat', r['repeat'])} for training; all runs in the JSON). "
+        "Ratio: ours / reference for rates, reference / ours for times and memory. "
         "Load: 1-minute load average before the reference's / our best run.",
         "",
         "| measure | reference | ours | ratio | load |",
