@@ -179,7 +179,6 @@ def republish(trained: Path, model_cfg: dict, out: Path) -> Path:
     with). When the stored config already is that config, ``out`` is a hard link to
     ``trained`` (no rewrite of the whole file, no second copy on disk)."""
     from dreem.utils.atomic import atomic_path, link_atomic
-    from dreem.utils.torch_save import save_torch_file
 
     cfg = checkpoint_config(model_cfg, Path(out))
     ckpt = load_checkpoint_file(trained, mmap=True)
@@ -193,5 +192,5 @@ def republish(trained: Path, model_cfg: dict, out: Path) -> Path:
         return link_atomic(trained, out)
     ckpt["hyper_parameters"] = current
     with atomic_path(out) as tmp:
-        save_torch_file(ckpt, tmp)
+        torch.save(ckpt, tmp)
     return Path(out)

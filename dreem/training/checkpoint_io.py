@@ -9,9 +9,6 @@ temporary sibling, flushed, then renamed: a kill never leaves a half-written che
 under its name, a full disk is an error naming the file) and leaves remote URLs
 (``s3://`` ...) to Lightning.
 
-Records are written without CRC-32 checksums, which ``torch.load`` never verifies
-(:func:`dreem.utils.torch_save.save_torch_file`).
-
 Lightning writes ``last.ckpt`` right after the epoch's top-k checkpoint(s), from the same
 training state. When a checkpoint's content is that of the previous save — the weights and
 optimizer state the very tensors written then, unchanged since (same storage, same version
@@ -29,7 +26,6 @@ from typing import Any
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from dreem.utils.atomic import atomic_path
-from dreem.utils.torch_save import save_torch_file
 
 
 def _is_local(path: Any) -> bool:
@@ -72,6 +68,8 @@ class AtomicTorchCheckpointIO(TorchCheckpointIO):
         if storage_options is not None or not _is_local(path):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
+        import torch
+
         target = Path(str(path).removeprefix("file://"))
         state = training_state(checkpoint)
         same = self._previous is not None and state is not None and self._previous[1] == state
@@ -79,7 +77,7 @@ class AtomicTorchCheckpointIO(TorchCheckpointIO):
             if same and self._previous[0].is_file():
                 os.link(self._previous[0], tmp)
             else:
-                save_torch_file(checkpoint, tmp)
+                torch.save(checkpoint, tmp)
         drop_from_page_cache(target)
         self._previous = (target, state) if state is not None else None
 
