@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -95,3 +99,27 @@ def test_dataset_applies_augmentations_in_train_mode_only(monkeypatch, tmp_path)
         seed=0,
     )
     assert len(val[0]) == 30
+
+
+def test_albumentations_is_imported_without_its_network_update_check():
+    """Importing albumentations asks PyPI for a newer version (a 2 s timeout per process
+    on a compute node without internet); through dreem it makes no connection at all, and a
+    value the user set for its switch is kept."""
+    code = (
+        "import os, socket, sys\n"
+        "tried = []\n"
+        "def refuse(*args, **kwargs):\n"
+        "    tried.append(args[0] if args else kwargs)\n"
+        "    raise OSError('no network in this test')\n"
+        "socket.create_connection = refuse\n"
+        "from dreem.data.augment import build_augmentations\n"
+        "build_augmentations({'GaussianBlur': {'p': 0.5}}, 'aug')\n"
+        "switch = os.environ.get('NO_ALBUMENTATIONS_UPDATE')\n"
+        "print(tried, switch, 'albumentations' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.stdout.split() == ["[]", "1", "True"], proc.stdout + proc.stderr
+    env["NO_ALBUMENTATIONS_UPDATE"] = "true"  # the user's own setting is left as it is
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.stdout.split() == ["[]", "true", "True"], proc.stdout + proc.stderr

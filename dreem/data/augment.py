@@ -24,20 +24,37 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
 from dreem.utils.errors import ConfigError
 
 DROPOUTS = ("InstanceDropout", "NodeDropout")
+UPDATE_CHECK_ENV = "NO_ALBUMENTATIONS_UPDATE"
+
+
+def albumentations() -> ModuleType:
+    """The ``albumentations`` module, imported without its update check.
+
+    Importing albumentations (2.x) asks PyPI whether a newer version exists, synchronously,
+    with a 2 s timeout: 0.03-0.1 s here, but on a compute node whose outbound connections are
+    dropped the import takes 2 s longer (3.9 s instead of 1.9 s, simulated), in every
+    training process, and warns in its log. Its documented switch turns that off unless the
+    user set it."""
+    os.environ.setdefault(UPDATE_CHECK_ENV, "1")
+    import albumentations as A
+
+    return A
 
 
 def albumentations_names() -> list[str]:
     """Names of all albumentations transform classes."""
-    import albumentations as A
+    A = albumentations()
 
     base = A.BasicTransform
     return sorted(
@@ -86,7 +103,7 @@ class CropAugmenter:
         self._n_targets = 0
 
     def _composed(self, n_anchors: int):
-        import albumentations as A
+        A = albumentations()
 
         if self._compose is None or self._n_targets != n_anchors:
             extra = {f"image{k}": "image" for k in range(1, n_anchors)}
@@ -182,7 +199,7 @@ def build_augmentations(spec: Mapping | None, key: str = "augmentations") -> Cro
         return None
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{key}: expected a mapping of transform name -> parameters")
-    import albumentations as A
+    A = albumentations()
 
     transforms = []
     dropouts = {name: Dropout() for name in DROPOUTS}
