@@ -247,10 +247,17 @@ class ShardData:
 
 def read_meta(path: str | os.PathLike) -> ShardMeta:
     """Read only the metadata of a shard."""
-    schema = pq.read_schema(path)
+    return _meta_of(pq.read_schema(path), path)
+
+
+def _meta_of(schema: pa.Schema, path: str | os.PathLike) -> ShardMeta:
     if schema.metadata is None or META_KEY not in schema.metadata:
         raise ValueError(f"{path}: not a dreem crop shard (no '{META_KEY.decode()}' metadata)")
     return ShardMeta.from_json(schema.metadata[META_KEY])
+
+
+def _columns(pf: pq.ParquetFile, with_crops: bool) -> list[str] | None:
+    return None if with_crops else [f for f in pf.schema_arrow.names if f != "crop"]
 
 
 def _table_to_data(table: pa.Table, meta: ShardMeta, with_crops: bool) -> ShardData:
@@ -300,21 +307,20 @@ def _table_to_data(table: pa.Table, meta: ShardMeta, with_crops: bool) -> ShardD
 
 def read_shard(path: str | os.PathLike, with_crops: bool = True) -> ShardData:
     """Read a whole shard into memory."""
-    meta = read_meta(path)
-    columns = None if with_crops else [f for f in shard_schema(1, meta).names if f != "crop"]
     # ParquetFile, not pq.read_table: that one imports pyarrow.dataset (0.2-0.4 s per process)
     with pq.ParquetFile(path) as pf:
-        table = pf.read(columns=columns)
+        meta = _meta_of(pf.schema_arrow, path)
+        table = pf.read(columns=_columns(pf, with_crops))
     return _table_to_data(table, meta, with_crops)
 
 
 def iter_shard(path: str | os.PathLike, with_crops: bool = True) -> Iterator[ShardData]:
     """Stream a shard row group by row group (each group holds whole frames)."""
-    meta = read_meta(path)
-    pf = pq.ParquetFile(path)
-    columns = None if with_crops else [f for f in pf.schema_arrow.names if f != "crop"]
-    for i in range(pf.num_row_groups):
-        yield _table_to_data(pf.read_row_group(i, columns=columns), meta, with_crops)
+    with pq.ParquetFile(path) as pf:
+        meta = _meta_of(pf.schema_arrow, path)
+        columns = _columns(pf, with_crops)
+        for i in range(pf.num_row_groups):
+            yield _table_to_data(pf.read_row_group(i, columns=columns), meta, with_crops)
 
 
 def is_shard_current(path: str | os.PathLike, params: dict[str, Any], sources: list[str]) -> bool:

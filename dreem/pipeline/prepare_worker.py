@@ -71,8 +71,7 @@ class BackgroundPreparation:
     """The parent's end: starts the child at once; :meth:`result` waits for it."""
 
     def __init__(self, data: dict, progress: bool = True) -> None:
-        self._shards: list[str] | None = None
-        self._train_code: dict[str, str] | None = None
+        self._outcome: dict[str, Any] | None = None  # the child's answer, once read
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "dreem.pipeline.prepare_worker"],
             stdin=subprocess.PIPE,
@@ -84,10 +83,10 @@ class BackgroundPreparation:
             self._proc.stdin.write(pickle.dumps((data, progress, level)))
         self._proc.stdin = None  # closed: communicate() only reads the answer
 
-    def result(self) -> list[str]:
-        """The shard paths; raises the child's exception (a clear error when it died)."""
-        if self._shards is not None:
-            return self._shards
+    def _answer(self) -> dict[str, Any]:
+        """The child's answer; raises its exception (a clear error when it died)."""
+        if self._outcome is not None:
+            return self._outcome
         out, _ = self._proc.communicate()
         outcome = None
         with contextlib.suppress(Exception):
@@ -99,17 +98,18 @@ class BackgroundPreparation:
             )
         if "error" in outcome:
             raise outcome["error"]
-        self._shards = list(outcome["shards"])
-        self._train_code = outcome["train_code"]
-        return self._shards
+        self._outcome = outcome
+        return outcome
+
+    def result(self) -> list[str]:
+        """The shard paths; raises the child's exception (a clear error when it died)."""
+        return list(self._answer()["shards"])
 
     @property
     def train_code(self) -> dict[str, str]:
         """The training job's code version (``job_code("train_job")``), as the child found
         it; waits for the child like :meth:`result`."""
-        self.result()
-        assert self._train_code is not None
-        return self._train_code
+        return self._answer()["train_code"]
 
     def cancel(self) -> None:
         """Stop the child as Ctrl-C would (it removes its temporaries), then reap it."""

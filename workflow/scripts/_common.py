@@ -58,6 +58,7 @@ def logged(smk: Any) -> Iterator[logging.Logger]:
             sys.stderr.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
-            skip_exit_collection()  # exit without a second of GC
+            if not done:  # a failed job exits the ordinary way, without a second of GC
+                skip_exit_collection()
     if done:  # the script's last statement: end without the interpreter's teardown (0.2 s)
         exit_now(0)
