@@ -229,6 +229,7 @@ def train_from_config(
     from dreem.pipeline import run
     from dreem.pipeline.mlflow_log import closed_on_error, open_record
     from dreem.pipeline.prepare_worker import preparing
+    from dreem.utils.process import paused_collection
 
     with closed_on_error(record):
         data = (
@@ -243,7 +244,7 @@ def train_from_config(
     if record is None:
         record = open_record(plan.mlflow())  # MLflow starts while crops are extracted
     # crops are extracted in a child process while this one imports the training libraries
-    with closed_on_error(record), preparing(data, progress) as child:
+    with closed_on_error(record), preparing(data, progress) as child, paused_collection():
         raise_errors(pipeline_name_errors(plan.cfg))  # imports torch, albumentations (timm)
         from dreem.training.train import import_training_libraries
 

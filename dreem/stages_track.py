@@ -43,8 +43,10 @@ def model_specs(models: Sequence[str]) -> dict[str, dict]:
         else:
             if not Path(target).is_file():
                 raise InputDataError(f"checkpoint not found: {target}")
-            from dreem.models.checkpoint import check_checkpoint
+            from dreem.utils.process import paused_collection
 
+            with paused_collection():  # torch and the model code: start-up
+                from dreem.models.checkpoint import check_checkpoint
             check_checkpoint(target)  # a bad file fails now, before any output
             out[name] = {"checkpoint": str(Path(target).resolve())}
     return out

@@ -129,3 +129,29 @@ def test_dropping_a_written_checkpoint_from_the_page_cache_keeps_it(tmp_path) ->
     drop_from_page_cache(path)
     assert torch.equal(torch.load(path)["w"], state["w"])
     drop_from_page_cache(tmp_path / "missing.ckpt")
+
+
+def test_first_epochs_last_checkpoint_is_its_top_k_file(tmp_path: Path) -> None:
+    """The first epoch's top-k checkpoint and last.ckpt hold the same state (the every-epoch
+    callback names last.ckpt from the start): one file, two names, not a second write. A
+    later epoch keeps last.ckpt (never removed as its "previous" file) and a killed run
+    resumes from it."""
+    from test_train import _write_shard, tiny_cfg
+
+    from dreem.training.train import train_model
+
+    train = [_write_shard(tmp_path / "a.parquet", "a", 8, 3, 0)]
+    val = [_write_shard(tmp_path / "b.parquet", "b", 8, 3, 1)]
+    cfg = tiny_cfg(max_epochs=1)
+    cfg.checkpointing.monitor = ["val_loss"]
+    train_model(cfg, train, val, tmp_path / "m", seed=0)
+    ckpts = tmp_path / "m" / "checkpoints"
+    top = next(ckpts.glob("epoch=0-*.ckpt"))
+    assert (ckpts / "last.ckpt").samefile(top)
+    state = torch.load(top, map_location="cpu", weights_only=False)["callbacks"]
+    last_cb = next(v for k, v in state.items() if "'monitor': None" in k)
+    assert Path(last_cb["best_model_path"]) == (ckpts / "last.ckpt").resolve()
+
+    resumed = train_model(tiny_cfg(max_epochs=2), train, val, tmp_path / "m", seed=0)
+    assert resumed["epochs"] == 2 and (ckpts / "last.ckpt").is_file()
+    assert torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)["epoch"] == 1

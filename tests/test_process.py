@@ -73,3 +73,82 @@ def test_exit_now_waits_for_a_running_thread():
     )
     done = _run(code)
     assert (done.returncode, done.stdout) == (4, "thread finished\n"), done.stderr
+
+
+def test_paused_collection_runs_no_collection_then_freezes_what_it_left():
+    """Inside the block nothing is collected, however much is allocated; afterwards the
+    collector runs again, the objects made inside are frozen (later collections skip
+    them), and garbage made afterwards is collected. Nested blocks resume collection only
+    at the outermost end; a collector the caller disabled stays disabled."""
+    code = (
+        "import gc\n"
+        "from dreem.utils.process import paused_collection\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and runs.append(info))\n"
+        "frozen = gc.get_freeze_count()\n"
+        "with paused_collection():\n"
+        "    with paused_collection():\n"
+        "        kept = [[i] for i in range(300_000)]  # would trigger many collections\n"
+        "    inner_enabled = gc.isenabled()\n"
+        "grown = gc.get_freeze_count() - frozen > 300_000\n"
+        "print(len(runs), inner_enabled, gc.isenabled(), grown)\n"
+        "class Cycle:\n"
+        "    pass\n"
+        "for _ in range(50_000):\n"
+        "    c = Cycle(); c.me = c  # cyclic garbage, only the collector frees it\n"
+        "print(len(runs) > 0)\n"
+        "gc.disable()\n"
+        "with paused_collection():\n"
+        "    pass\n"
+        "print(gc.isenabled())\n"
+    )
+    proc = _run(code)
+    assert proc.stdout.split() == ["0", "False", "True", "True", "True", "False"], (
+        proc.stdout + proc.stderr
+    )
+
+
+def _full_collections_during(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter, counting full (generation 2) collections."""
+    prelude = (
+        "import gc\n"
+        "full = []\n"
+        "def count(phase, info):\n"
+        "    if phase == 'start' and info['generation'] == 2:\n"
+        "        full.append(1)\n"
+        "gc.callbacks.append(count)\n"
+    )
+    return _run(prelude + code)
+
+
+def test_training_libraries_are_imported_without_a_full_collection():
+    """Importing torch and Lightning (torchmetrics, torchvision, torch._dynamo ...)
+    used to run several full collections over millions of objects (1.1 s per training
+    process): now none, and the collector is on afterwards with the imports frozen."""
+    proc = _full_collections_during(
+        "from dreem.training.train import import_training_libraries\n"
+        "import_training_libraries()\n"
+        "import sys\n"
+        "print(len(full), 'lightning.pytorch' in sys.modules, gc.isenabled(),"
+        " gc.get_freeze_count() > 100_000)\n"
+    )
+    assert proc.stdout.split() == ["0", "True", "True", "True"], proc.stdout + proc.stderr
+
+
+def test_tracking_imports_torch_and_the_model_code_without_a_full_collection(tmp_path):
+    """``dreem track``'s checkpoint check imports torch and the model code with the
+    collector paused (before, several full collections); a bad file is still an error
+    naming it."""
+    bad = tmp_path / "model.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    proc = _full_collections_during(
+        "import sys\n"
+        "from dreem.stages import model_specs\n"
+        "from dreem.utils.errors import InputDataError\n"
+        "try:\n"
+        f"    model_specs([{str(bad)!r}])\n"
+        "except InputDataError as err:\n"
+        "    print('error', 'model.ckpt' in str(err))\n"
+        "print(len(full), 'torch' in sys.modules, gc.isenabled())\n"
+    )
+    assert proc.stdout.split() == ["error", "True", "0", "True", "True"], proc.stdout + proc.stderr

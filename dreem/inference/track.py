@@ -189,8 +189,11 @@ def run_tracking(
     from dreem.inference.tracker import Tracker
 
     if isinstance(model_spec, (str, Path)):
-        from dreem.models.checkpoint import load_model_from_checkpoint
         from dreem.utils.device import resolve_device
+        from dreem.utils.process import paused_collection
+
+        with paused_collection():  # torch and the model code: start-up
+            from dreem.models.checkpoint import load_model_from_checkpoint
 
         target = resolve_device(device)
         if target.type == "cpu":
@@ -352,8 +355,11 @@ def track_shard(
     elif isinstance(model_spec, (str, Path)):
         if not Path(model_spec).is_file():
             raise InputDataError(f"checkpoint not found: {model_spec}")
-        from dreem.models.checkpoint import load_model_from_checkpoint
         from dreem.utils.device import resolve_device
+        from dreem.utils.process import paused_collection
+
+        with paused_collection():  # torch and the model code: start-up
+            from dreem.models.checkpoint import load_model_from_checkpoint
 
         target = resolve_device(device)  # a GPU asked for but absent fails before reading
         model_spec = load_model_from_checkpoint(model_spec, map_location=target)

@@ -14,7 +14,9 @@ training state. When a checkpoint's content is that of the previous save — the
 optimizer state the very tensors written then, unchanged since (same storage, same version
 counter), and every other entry equal (step, loop and callback states: a second monitor's
 ModelCheckpoint updates its best path between the two saves, so its file and the next are
-written anew) — it becomes a hard link to that file instead of a second copy.
+written anew) — it becomes a hard link to that file instead of a second copy. The callback
+that writes ``last.ckpt`` names it in its state from the start (``build_callbacks``), so
+this holds from the first epoch on.
 """
 
 from __future__ import annotations

@@ -164,16 +164,19 @@ def build_callbacks(cfg: DreemConfig, ckpt_dir: Path, has_logger: bool, has_val:
     # Every epoch, whatever every_n_epochs says: a killed run resumes from here. Not
     # `save_last=True`: since Lightning 2.6 that writes last.ckpt only in steps where the same
     # callback saved a top-k checkpoint (with save_top_k=0: only at the end of training).
-    out.append(
-        cb.ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="last",
-            monitor=None,
-            save_top_k=1,
-            every_n_epochs=1,
-            enable_version_counter=False,
-        )
+    last = cb.ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,
     )
+    # Its state, in every checkpoint of the run, names its file from the start instead of
+    # from its first save: the first epoch's top-k checkpoint and last.ckpt then hold the
+    # same state and last.ckpt is a link to it (checkpoint_io), not a second write.
+    last.best_model_path = last.format_checkpoint_name({})
+    out.append(last)
     es = cfg.early_stopping
     if es is not None:
         kwargs = es.to_dict()

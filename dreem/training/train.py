@@ -20,15 +20,19 @@ log = logging.getLogger(__name__)
 
 def import_training_libraries() -> None:
     """Import what :func:`train_model` imports lazily (torch, Lightning, the model, data
-    and callback modules): seconds of one core's work, done early while another process
-    prepares the data (:mod:`dreem.pipeline.prepare_worker`)."""
-    import lightning.pytorch  # noqa: F401
+    and callback modules), with the garbage collector paused (:func:`dreem.utils.
+    process.paused_collection`): seconds of one core's work, done early by ``dreem train``
+    while another process prepares the data (:mod:`dreem.pipeline.prepare_worker`)."""
+    from dreem.utils.process import paused_collection
 
-    import dreem.data.dataset  # noqa: F401
-    import dreem.training.checkpoint_io  # noqa: F401
-    import dreem.training.csv_log  # noqa: F401
-    import dreem.training.factories  # noqa: F401
-    import dreem.training.module  # noqa: F401
+    with paused_collection():
+        import lightning.pytorch  # noqa: F401
+
+        import dreem.data.dataset  # noqa: F401
+        import dreem.training.checkpoint_io  # noqa: F401
+        import dreem.training.csv_log  # noqa: F401
+        import dreem.training.factories  # noqa: F401
+        import dreem.training.module  # noqa: F401
 
 
 def _cpu_threads() -> int:
@@ -92,6 +96,7 @@ def train_model(
     ``model.ckpt_path`` starts from those weights (fine-tuning) when not resuming.
     ``seed`` (the pipeline's) wins over ``cfg.seed``.
     """
+    import_training_libraries()  # already done by `dreem train`; a Snakemake job's now
     import lightning as L
     import torch
 

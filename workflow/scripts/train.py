@@ -17,7 +17,9 @@ with logged(snakemake) as log:  # noqa: F821
     mlflow = settings_from_config(smk.config)
     record = open_record(mlflow)  # MLflow starts up while this job imports torch
 
-    with closed_on_error(record):
+    from dreem.utils.process import paused_collection
+
+    with closed_on_error(record), paused_collection():  # start-up: imports, the plan
         import torch
 
         from dreem.config.pipeline import load_pipeline_config
