@@ -77,9 +77,9 @@ def test_exit_now_waits_for_a_running_thread():
 
 def test_paused_collection_runs_no_collection_then_freezes_what_it_left():
     """Inside the block nothing is collected, however much is allocated; afterwards the
-    collector runs again, the objects made inside are frozen (later collections skip
-    them), and garbage made afterwards is collected. Nested blocks resume collection only
-    at the outermost end; a collector the caller disabled stays disabled."""
+    collector runs again and, the block having imported a module, what is alive is frozen
+    (later collections skip it). Nested blocks resume collection only at the outermost end;
+    a collector the caller disabled stays disabled."""
     code = (
         "import gc\n"
         "from dreem.utils.process import paused_collection\n"
@@ -88,6 +88,7 @@ def test_paused_collection_runs_no_collection_then_freezes_what_it_left():
         "frozen = gc.get_freeze_count()\n"
         "with paused_collection():\n"
         "    with paused_collection():\n"
+        "        import xml.dom.minidom  # a module not imported yet\n"
         "        kept = [[i] for i in range(300_000)]  # would trigger many collections\n"
         "    inner_enabled = gc.isenabled()\n"
         "grown = gc.get_freeze_count() - frozen > 300_000\n"
@@ -99,13 +100,34 @@ def test_paused_collection_runs_no_collection_then_freezes_what_it_left():
         "print(len(runs) > 0)\n"
         "gc.disable()\n"
         "with paused_collection():\n"
-        "    pass\n"
+        "    import json.tool\n"
         "print(gc.isenabled())\n"
     )
     proc = _run(code)
     assert proc.stdout.split() == ["0", "False", "True", "True", "True", "False"], (
         proc.stdout + proc.stderr
     )
+
+
+def test_paused_collection_importing_nothing_new_freezes_nothing():
+    """A block that imports nothing new (the next training or video in a process) freezes
+    nothing: cyclic garbage left by earlier work is still collected afterwards."""
+    code = (
+        "import gc, weakref\n"
+        "from dreem.utils.process import paused_collection\n"
+        "class Model:\n"
+        "    pass\n"
+        "m = Model(); m.me = m  # the previous run's state, in a reference cycle\n"
+        "gone = weakref.ref(m)\n"
+        "del m\n"
+        "frozen = gc.get_freeze_count()\n"
+        "with paused_collection():\n"
+        "    import gc  # already imported\n"
+        "gc.collect()\n"
+        "print(gc.get_freeze_count() == frozen, gone() is None)\n"
+    )
+    proc = _run(code)
+    assert proc.stdout.split() == ["True", "True"], proc.stdout + proc.stderr
 
 
 def _full_collections_during(code: str) -> subprocess.CompletedProcess:

@@ -14,23 +14,27 @@ from typing import NoReturn
 
 @contextlib.contextmanager
 def paused_collection() -> Iterator[None]:
-    """Import a command's libraries with the cyclic garbage collector paused, then freeze
-    what the imports left alive (``gc.freeze``: later collections skip it).
+    """Import a command's libraries with the cyclic garbage collector paused, then, if the
+    block imported anything, freeze what is alive (``gc.freeze``: later collections skip it).
 
     Importing torch, Lightning (with torchmetrics, torchvision, ``torch._dynamo``, sympy,
     scipy) and albumentations leaves some 700,000 objects the collector tracks and next to
     no garbage, yet runs a full collection each time they grew by a quarter, each walking
     all of them: 1.1 s of full and 0.3 s of young collections in the comparison's ``dreem
     train`` on this project's 2-core machine, 0.5 s in a ``dreem track``. Frozen objects are
-    left out of cycle detection for good (reference counting still frees them): only
-    start-up belongs in the block. Nested blocks resume collection when the outermost ends.
+    left out of cycle detection for good (reference counting still frees them), so only
+    start-up belongs in the block; a block that imports nothing new (the next training or
+    video in the same process) freezes nothing, and garbage of earlier work stays
+    collectable. Nested blocks resume collection when the outermost one ends.
     """
     enabled = gc.isenabled()
+    modules = len(sys.modules)
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if len(sys.modules) > modules:
+            gc.freeze()
         if enabled:
             gc.enable()
 
