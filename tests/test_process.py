@@ -149,6 +149,7 @@ def test_training_libraries_are_imported_without_a_full_collection():
     process): now none, and the collector is on afterwards with the imports frozen."""
     proc = _full_collections_during(
         "from dreem.training.train import import_training_libraries\n"
+        "full.clear()  # only what the call runs\n"
         "import_training_libraries()\n"
         "import sys\n"
         "print(len(full), 'lightning.pytorch' in sys.modules, gc.isenabled(),"
@@ -167,6 +168,7 @@ def test_tracking_imports_torch_and_the_model_code_without_a_full_collection(tmp
         "import sys\n"
         "from dreem.stages import model_specs\n"
         "from dreem.utils.errors import InputDataError\n"
+        "full.clear()  # only what the call runs\n"
         "try:\n"
         f"    model_specs([{str(bad)!r}])\n"
         "except InputDataError as err:\n"
