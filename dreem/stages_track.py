@@ -43,11 +43,9 @@ def model_specs(models: Sequence[str]) -> dict[str, dict]:
         else:
             if not Path(target).is_file():
                 raise InputDataError(f"checkpoint not found: {target}")
-            from dreem.utils.process import paused_collection
+            from dreem.models import checkpoint_code
 
-            with paused_collection():  # torch and the model code: start-up
-                from dreem.models.checkpoint import check_checkpoint
-            check_checkpoint(target)  # a bad file fails now, before any output
+            checkpoint_code().check_checkpoint(target)  # a bad file fails now, before output
             out[name] = {"checkpoint": str(Path(target).resolve())}
     return out
 

@@ -189,12 +189,10 @@ def run_tracking(
     from dreem.inference.tracker import Tracker
 
     if isinstance(model_spec, (str, Path)):
+        from dreem.models import checkpoint_code
         from dreem.utils.device import resolve_device
-        from dreem.utils.process import paused_collection
 
-        with paused_collection():  # torch and the model code: start-up
-            from dreem.models.checkpoint import load_model_from_checkpoint
-
+        load_model_from_checkpoint = checkpoint_code().load_model_from_checkpoint
         target = resolve_device(device)
         if target.type == "cpu":
             from dreem.utils.process import reuse_freed_memory
@@ -355,12 +353,10 @@ def track_shard(
     elif isinstance(model_spec, (str, Path)):
         if not Path(model_spec).is_file():
             raise InputDataError(f"checkpoint not found: {model_spec}")
+        from dreem.models import checkpoint_code
         from dreem.utils.device import resolve_device
-        from dreem.utils.process import paused_collection
 
-        with paused_collection():  # torch and the model code: start-up
-            from dreem.models.checkpoint import load_model_from_checkpoint
-
+        load_model_from_checkpoint = checkpoint_code().load_model_from_checkpoint
         target = resolve_device(device)  # a GPU asked for but absent fails before reading
         model_spec = load_model_from_checkpoint(model_spec, map_location=target)
         log.info("tracking on %s", target)
