@@ -81,6 +81,10 @@ def test_clip_dataset_on_a_shard(monkeypatch, tmp_path):
         [(r - 4) / 40, (c - 4) / 50, (r + 4) / 40, (c + 4) / 50],
         rtol=1e-6,
     )
+    # keypoints in frame pixels, as labelled (validation tracking fits them)
+    k = frames[f][i][1].shape[0]
+    assert clip.poses.shape == (16, k, 2) and clip.poses.dtype == torch.float32
+    np.testing.assert_allclose(clip.poses[3].numpy(), frames[f][i][1], rtol=1e-6)
     img = coded_image(40, 50, f)
     lo, hi = ds.shards[0].intensity_range
     assert clip.crops[3, 0, 4, 4].item() == pytest.approx((img[r, c, 0] - lo) / (hi - lo))

@@ -107,3 +107,22 @@ def test_a_detection_taken_next_to_another_animal_is_given_back_on_a_clear_fit()
     assert repair_moves(frames, cen, ids, ratio=0.7, feats=looks)[1] == 0
     fixed, moved = repair_moves(frames, cen, ids, ratio=0.7, feats=looks, crowded=crowded)
     assert moved == 1 and np.array_equal(fixed, gt)
+
+
+def test_a_detection_between_two_paths_goes_to_the_track_it_faces_like():
+    """Frame 5: track 1 (animal 1 unseen) holds animal 0's detection, placed midway between
+    the two paths, so the centroids cannot tell; animal 0 faces +x, animal 1 -x, and the
+    detection's head and tail fit track 0's poses: given back with poses only."""
+    from test_swap_repair import _headed_poses
+
+    frames, cen, gt = _crossers()
+    cen[(frames == 5) & (gt == 0)] = (25.0, 52.0)
+    poses = _headed_poses(frames, cen, gt)
+    keep = ~((frames == 5) & (gt == 1))
+    frames, cen, gt, poses = frames[keep], cen[keep], gt[keep], poses[keep]
+    ids = gt.copy()
+    ids[(frames == 5) & (gt == 0)] = 1
+    assert repair_moves(frames, cen, ids)[1] == 0
+    fixed, n = repair_moves(frames, cen, ids, points=poses)
+    assert n == 1 and np.array_equal(fixed, gt)
+    assert repair_moves(frames, cen, gt.copy(), points=poses)[1] == 0

@@ -179,3 +179,57 @@ def test_in_a_crowded_crop_a_clear_fit_of_positions_overrides_the_looks():
     assert repair_swaps(frames, weak, ids, ratio=0.7, feats=looks, crowded=crowded)[1] == 0
     agree = np.array([[1.0, 0.0], [0.0, 1.0]])[gt]
     assert repair_swaps(frames, weak, ids, ratio=0.7, feats=agree, crowded=crowded)[1] == 1
+
+
+def _headed_poses(frames, cen, gt, half=6.0):
+    """Head, thorax, tail keypoints along each animal's heading: animal 0 faces +x until
+    frame 11, animal 1 -x (they turn at frame 11, as in ``_crossers``)."""
+    facing = np.where((gt == 0) == (frames <= 11), 1.0, -1.0)
+    axis = np.stack([facing, np.zeros_like(facing)], axis=1) * half
+    return np.stack([cen + axis, cen, cen - axis], axis=1)
+
+
+def test_poses_tell_apart_two_animals_on_top_of_each_other():
+    """At frame 5 the two centroids nearly coincide, so exchanged ids fit the positions only
+    0.6x better (not enough for ratio 0.5); the animals face opposite ways, so their heads
+    and tails fit far better exchanged: the pose fit repairs what the centroid fit cannot."""
+    frames, cen, gt = _crossers()
+    ids = _swap(gt, frames, [5])
+    cen[(frames == 5) & (gt == 0)] = (25.0, 51.5)
+    cen[(frames == 5) & (gt == 1)] = (25.0, 52.5)
+    poses = _headed_poses(frames, cen, gt)
+    assert repair_swaps(frames, cen, ids, ratio=0.5)[1] == 0
+    fixed, n = repair_swaps(frames, cen, ids, ratio=0.5, points=poses)
+    assert n == 1 and np.array_equal(fixed, gt)
+    assert repair_swaps(frames, cen, gt.copy(), ratio=0.5, points=poses)[1] == 0
+    # a keypoint unseen in one detection is left out of every fit of that stretch
+    one_gone = poses.copy()
+    one_gone[(frames == 5) & (gt == 1), 0] = np.nan
+    fixed, n = repair_swaps(frames, cen, ids, ratio=0.5, points=one_gone)
+    assert n == 1 and np.array_equal(fixed, gt)
+    # no keypoint seen anywhere (or no keypoints at all): the centroids decide, as without
+    unseen = np.full_like(poses, np.nan)
+    assert repair_swaps(frames, cen, ids, ratio=0.5, points=unseen)[1] == 0
+    no_nodes = np.zeros((len(frames), 0, 2))
+    assert repair_swaps(frames, cen, ids, ratio=0.5, points=no_nodes)[1] == 0
+
+
+def test_fit_poses_is_the_tracker_configs_choice():
+    from dreem.config.tracker import TrackerConfig
+    from dreem.inference.track import repaired
+    from dreem.inference.tracker import TrackResult
+
+    frames, cen, gt = _crossers()
+    ids = _swap(gt, frames, [5])
+    cen[(frames == 5) & (gt == 0)] = (25.0, 51.5)
+    cen[(frames == 5) & (gt == 1)] = (25.0, 52.5)
+    poses = _headed_poses(frames, cen, gt)
+    result = TrackResult(ids, np.ones(len(ids), np.float32))
+    on = TrackerConfig.model_validate({"swap_repair": {"impossible_links": False}})
+    off = TrackerConfig.model_validate(
+        {"swap_repair": {"fit_poses": False, "impossible_links": False}}
+    )
+    assert on.swap_repair.fit_poses  # the default
+    assert np.array_equal(repaired(result, on, frames, cen, None, poses=poses).track_id, gt)
+    assert np.array_equal(repaired(result, off, frames, cen, None, poses=poses).track_id, ids)
+    assert np.array_equal(repaired(result, on, frames, cen, None).track_id, ids)  # no poses

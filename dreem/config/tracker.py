@@ -50,12 +50,18 @@ class MotionConfig(Section):
 class SwapRepairConfig(Section):
     """EXTENSION: undo short identity swaps after tracking a video, using the frames after
     them (dreem.inference.smoothing): two tracks exchange ids inside a stretch of up to
-    ``max_len`` frames when their positions fit the interpolation between the frames around
-    it better exchanged (summed distance < ``ratio`` × the current one) and their
-    appearance agrees."""
+    ``max_len`` frames when their positions (poses with ``fit_poses``) fit the interpolation
+    between the frames around it better exchanged (summed distance < ``ratio`` × the current
+    one) and their appearance agrees."""
 
     max_len: Int = doc(2, "longest stretch of frames repaired", ge=1)
     ratio: Float = doc(0.5, "required improvement of the interpolation fit", gt=0, le=1)
+    fit_poses: Bool = doc(
+        True,
+        "fit whole poses (the keypoints visible in every detection compared) instead of "
+        "centroids, where the instances have keypoints: two animals on top of each other "
+        "still differ in heading (measured on the identity benchmark, docs/deviations.md)",
+    )
     move_gap: Int = doc(
         8,
         "give a run of up to max_len detections of one track to a track unseen there when it "

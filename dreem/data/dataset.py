@@ -31,6 +31,9 @@ class Clip:
     video_id: str
     img_hw: tuple[int, int]
     instance_idx: torch.Tensor  # (N,) int32
+    # (N, K, 2) float32 keypoints x, y in frame pixels as extracted (NaN = unseen; K may be
+    # 0); augmentations move crops and boxes, not these: validation tracking fits them
+    poses: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.frame_idx.shape[0])
@@ -54,6 +57,7 @@ class _Shard:
     gt_ids: np.ndarray
     bbox: np.ndarray  # (N, A, 4) pixels
     crops: np.ndarray  # (N, A, C, H, W) native dtype
+    pose: np.ndarray  # (N, K, 2) pixels
 
 
 def _load_shard(path: Path, require_tracks: bool) -> _Shard:
@@ -83,6 +87,7 @@ def _load_shard(path: Path, require_tracks: bool) -> _Shard:
         gt_ids=data.gt_track_id,
         bbox=data.bbox,
         crops=data.crops,
+        pose=data.pose,
     )
 
 
@@ -173,6 +178,7 @@ class ClipDataset(torch.utils.data.Dataset):
             video_id=shard.video_id,
             img_hw=(h, w),
             instance_idx=torch.from_numpy(shard.instance_idx[rows].astype(np.int32)),
+            poses=torch.from_numpy(np.ascontiguousarray(shard.pose[rows], np.float32)),
         )
 
 

@@ -11,7 +11,8 @@ not seen on those frames, both tracks' positions there are interpolated (linearl
 between their sightings just before and just after the run, each at most ``move_gap``
 frames away. When the run fits ``b``'s interpolation better by ``ratio`` (summed distance
 below ``ratio`` times the fit to ``a``'s) and, with appearance features, looks more like
-``b``'s sightings around it than like ``a``'s, the run is given to ``b``. Where the run
+``b``'s sightings around it than like ``a``'s, the run is given to ``b``. Given keypoints,
+whole poses are fitted instead of positions, as in the short-swap repair. Where the run
 lies farther from ``a``'s path than the tracks' speed limit
 (:func:`dreem.inference.smoothing.speed_limit`: no animal gets there in a frame), the
 positions decide alone: two animals on top of each other give a crop that looks like both.
@@ -22,12 +23,18 @@ So they do where another animal is in a crop of the run (``crowded``) and the ru
 from __future__ import annotations
 
 import bisect
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from dreem.inference.smoothing import CONTACT_RATIO, speed_limit, track_arrays
+from dreem.inference.smoothing import (
+    CONTACT_RATIO,
+    fit_points,
+    pose_distance,
+    shared_points,
+    speed_limit,
+    track_arrays,
+)
 
 
 @dataclass
@@ -45,15 +52,19 @@ def repair_moves(
     move_gap: int = 1,
     feats: np.ndarray | None = None,
     crowded: np.ndarray | None = None,
+    points: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Track ids with detections given back (see module docstring) and how many runs were.
 
     ``frame_idx (N,)``, ``centroids (N, 2)`` pixels, ``track_id (N,)`` (``-1`` left alone),
     ``feats (N, D)`` L2-normalised appearance features or None; ``crowded (N,)``
     (:func:`dreem.inference.smoothing.crowded_rows`): a run with another animal in a crop
-    that fits ``b`` better by ``CONTACT_RATIO`` is decided by position alone.
+    that fits ``b`` better by ``CONTACT_RATIO`` is decided by position alone. ``points
+    (N, K, 2)`` (keypoints, NaN where unseen) or None: the fits compare whole poses
+    (:func:`dreem.inference.smoothing.pose_distance`) instead of centroids.
     """
     ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
+    pts = fit_points(cen, points)
     vmax = speed_limit(frames, cen, ids, ok)
     n_moved = 0
     if vmax is None:
@@ -61,7 +72,7 @@ def repair_moves(
     for _ in range(int(ok.sum())):  # every sweep moves at least one run; bounded anyway
         tracks = _tracks(frames, ids, ok)
         moves = sorted(
-            _candidates(tracks, cen, feats, crowded, max_len, ratio, move_gap, vmax),
+            _candidates(tracks, (cen, pts), feats, crowded, max_len, ratio, move_gap, vmax),
             reverse=True,
         )
         touched: set[int] = set()
@@ -89,9 +100,10 @@ def _tracks(frames, ids, ok) -> dict[int, _Track]:
 
 
 def _candidates(
-    tracks, cen, feats, crowded, max_len: int, ratio: float, move_gap: int, vmax: float
+    tracks, where, feats, crowded, max_len: int, ratio: float, move_gap: int, vmax: float
 ):
-    """``(gain, a, b, rows)`` for every run of ``a`` that fits absent ``b`` better."""
+    """``(gain, a, b, rows)`` for every run of ``a`` that fits absent ``b`` better;
+    ``where`` is ``(centroids, fit points)``."""
     for b, tb in tracks.items():
         for k in range(len(tb.frames) - 1):
             f0, f1 = tb.frames[k], tb.frames[k + 1]
@@ -106,13 +118,13 @@ def _candidates(
                 for i in range(lo, hi):
                     for j in range(i, min(i + max_len, hi)):
                         found = _run_gain(
-                            ta, i, j, (b0, b1, f0, f1), cen, feats, crowded, ratio, move_gap, vmax
+                            ta, i, j, (b0, b1, f0, f1), where, feats, crowded, ratio, move_gap, vmax
                         )
                         if found is not None:
                             yield found, a, b, ta.rows[i : j + 1]
 
 
-def _run_gain(ta, i, j, b_anchors, cen, feats, crowded, ratio, move_gap, vmax) -> float | None:
+def _run_gain(ta, i, j, b_anchors, where, feats, crowded, ratio, move_gap, vmax) -> float | None:
     """The distance gained by giving ``a``'s sightings ``i..j`` to ``b`` (anchored at rows
     ``b0, b1`` on frames ``f0, f1``); None when it gains nothing or may not move."""
     if i == 0 or j + 1 >= len(ta.frames):
@@ -123,11 +135,13 @@ def _run_gain(ta, i, j, b_anchors, cen, feats, crowded, ratio, move_gap, vmax) -
     b0, b1, f0, f1 = b_anchors
     a0, a1 = ta.rows[i - 1], ta.rows[j + 1]
     run = ta.rows[i : j + 1]
+    cen, pts = where
     cur = swp = 0.0
     for k in range(i, j + 1):
-        f, p = ta.frames[k], cen[ta.rows[k]]
-        cur += _dist(p, cen[a0], cen[a1], (f - fa0) / (fa1 - fa0))
-        swp += _dist(p, cen[b0], cen[b1], (f - f0) / (f1 - f0))
+        f, r = ta.frames[k], ta.rows[k]
+        p, use = shared_points(pts, cen, [r, a0, a1, b0, b1])
+        cur += _dist(p, r, a0, a1, (f - fa0) / (fa1 - fa0), use)
+        swp += _dist(p, r, b0, b1, (f - f0) / (f1 - f0), use)
     if not swp < ratio * cur:
         return None
     off_path = cur / (j + 1 - i) > vmax  # farther from a's path than a frame's motion
@@ -139,6 +153,7 @@ def _run_gain(ta, i, j, b_anchors, cen, feats, crowded, ratio, move_gap, vmax) -
     return cur - swp
 
 
-def _dist(p: np.ndarray, p0: np.ndarray, p1: np.ndarray, w: float) -> float:
-    """Distance from ``p`` to the point a fraction ``w`` of the way from ``p0`` to ``p1``."""
-    return math.hypot(*(p - ((1 - w) * p0 + w * p1)))
+def _dist(p: np.ndarray, r: int, r0: int, r1: int, w: float, use: np.ndarray) -> float:
+    """Distance from row ``r``'s pose to the pose a fraction ``w`` of the way from row
+    ``r0``'s to row ``r1``'s (on the points ``use``)."""
+    return pose_distance(p[r], (1 - w) * p[r0] + w * p[r1], use)

@@ -13,6 +13,9 @@ below ``ratio`` times the current one) *and*, when appearance features are given
 detection inside the stretch also looks more like the other track (cosine similarity to
 that track's detections just before and after), they are exchanged. Stretches of 1 to
 ``max_len`` frames are tried (longest first), the best improvement first, until nothing improves.
+Given keypoints, whole poses are interpolated and compared instead of centroids (the mean
+distance over the keypoints seen in all the detections involved): two animals on top of
+each other have nearly one centroid but seldom one heading.
 
 Lasting swaps (``tail_window``, :func:`repair_tail_swaps`): after an occlusion, or where two
 animals look alike for a few frames (both half behind the same occluder), the tracker can
@@ -37,6 +40,7 @@ def repair_swaps(
     ratio: float = 0.5,
     feats: np.ndarray | None = None,
     crowded: np.ndarray | None = None,
+    points: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Track ids with short swaps undone (see module docstring) and how many were.
 
@@ -45,10 +49,13 @@ def repair_swaps(
     consecutive source frames (a stretch is only repaired when both tracks are seen on the
     frames right before and right after it). ``crowded (N,)`` (:func:`crowded_rows`): where
     a detection of the stretch has another animal in its crop (its looks are unreliable),
-    positions fitting better by ``CONTACT_RATIO`` decide alone.
+    positions fitting better by ``CONTACT_RATIO`` decide alone. ``points (N, K, 2)``
+    (keypoints, NaN where not visible) or None: the fits compare whole poses
+    (:func:`pose_distance`) instead of centroids.
     """
     ids = np.asarray(track_id, np.int64).copy()
     cen = np.asarray(centroids, np.float64)
+    pts = fit_points(cen, points)
     rows: dict[int, dict[int, int]] = defaultdict(dict)  # frame -> track id -> row
     for r, (f, t) in enumerate(zip(np.asarray(frame_idx).tolist(), ids.tolist(), strict=True)):
         if t >= 0 and np.all(np.isfinite(cen[r])):
@@ -56,12 +63,12 @@ def repair_swaps(
     n_repaired = 0
     for length in range(max_len, 0, -1):  # longest first: a long swap is not split
         for start in sorted(rows):
-            while _repair_one(rows, cen, ids, start, length, ratio, feats, crowded):
+            while _repair_one(rows, cen, pts, ids, start, length, ratio, feats, crowded):
                 n_repaired += 1
     return ids, n_repaired
 
 
-def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats, crowded) -> bool:
+def _repair_one(rows, cen, pts, ids, start: int, length: int, ratio: float, feats, crowded) -> bool:
     """Exchange the ids of the pair whose stretch ``[start, start+length)`` gains most."""
     before, after = start - 1, start + length
     stretch = range(start, after)
@@ -78,10 +85,8 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats, cr
                 continue
             cur = swp = 0.0
             for k, f in enumerate(stretch, start=1):
-                ma, mb = (_between(rows, cen, before, after, t, k / (length + 1)) for t in (a, b))
-                pa, pb = cen[rows[f][a]], cen[rows[f][b]]
-                cur += np.hypot(*(pa - ma)) + np.hypot(*(pb - mb))
-                swp += np.hypot(*(pa - mb)) + np.hypot(*(pb - ma))
+                c, s = _exchange_fit(rows, cen, pts, before, after, f, a, b, k / (length + 1))
+                cur, swp = cur + c, swp + s
             if swp < ratio * cur and cur - swp > best_gain:
                 touching = (
                     swp < CONTACT_RATIO * cur
@@ -104,10 +109,39 @@ def _repair_one(rows, cen, ids, start: int, length: int, ratio: float, feats, cr
     return True
 
 
-def _between(rows, cen, before: int, after: int, track: int, w: float) -> np.ndarray:
-    """``track``'s position interpolated a fraction ``w`` of the way from ``before`` to
-    ``after``."""
-    return (1 - w) * cen[rows[before][track]] + w * cen[rows[after][track]]
+def fit_points(cen: np.ndarray, points: np.ndarray | None) -> np.ndarray:
+    """``(N, K, 2)`` points the fits compare: the keypoints when given (K > 0), else the
+    centroids as one point each."""
+    if points is None or np.asarray(points).size == 0:
+        return cen[:, None, :]
+    return np.asarray(points, np.float64).reshape(len(cen), -1, 2)
+
+
+def shared_points(pts: np.ndarray, cen: np.ndarray, rows: list[int]):
+    """``(points, use)`` for comparing the detections ``rows``: the fit points and a mask
+    of those visible in all of them, or the centroids when none is."""
+    use = np.all(np.isfinite(pts[rows]), axis=(0, 2))
+    if use.any():
+        return pts, use
+    return cen[:, None, :], np.ones(1, bool)
+
+
+def pose_distance(p: np.ndarray, q: np.ndarray, use: np.ndarray) -> float:
+    """Mean distance between the points ``use`` of poses ``p`` and ``q`` ``(K, 2)``."""
+    return float(np.mean(np.hypot(*(p[use] - q[use]).T)))
+
+
+def _exchange_fit(rows, cen, pts, before, after, f, a, b, w) -> tuple[float, float]:
+    """Summed distance of frame ``f``'s detections of ``a`` and ``b`` to their tracks'
+    interpolations a fraction ``w`` between ``before`` and ``after``: as they are, and
+    exchanged. Poses are compared on the points visible in all six detections involved."""
+    a0, a1, b0, b1 = rows[before][a], rows[after][a], rows[before][b], rows[after][b]
+    ra, rb = rows[f][a], rows[f][b]
+    p, use = shared_points(pts, cen, [a0, a1, b0, b1, ra, rb])
+    ma, mb = (1 - w) * p[a0] + w * p[a1], (1 - w) * p[b0] + w * p[b1]
+    cur = pose_distance(p[ra], ma, use) + pose_distance(p[rb], mb, use)
+    swp = pose_distance(p[ra], mb, use) + pose_distance(p[rb], ma, use)
+    return cur, swp
 
 
 def _anchored(rows, cen, before: int, after: int, stretch, a: int, b: int) -> bool:

@@ -236,7 +236,7 @@ def run_tracking(
             px_to_box=(1.0 / h, 1.0 / w),
         )
     crop_px = float(np.nanmedian(data.bbox[..., 2] - data.bbox[..., 0])) if len(data) else None
-    return repaired(result, tracker.cfg, data.frame_idx, data.centroid, feats, crop_px)
+    return repaired(result, tracker.cfg, data.frame_idx, data.centroid, feats, crop_px, data.pose)
 
 
 def repaired(
@@ -246,9 +246,12 @@ def repaired(
     centroids,
     feats,
     crop_px: float | None = None,
+    poses: np.ndarray | None = None,
 ) -> TrackResult:
     """``result`` with swaps undone when ``tracker.swap_repair`` is set; the looks of a
-    detection with another animal closer than half the crop size ``crop_px`` do not count."""
+    detection with another animal closer than half the crop size ``crop_px`` do not count.
+    ``poses (N, K, 2)`` (keypoints, NaN where unseen) or None: with
+    ``swap_repair.fit_poses`` the short repairs fit them instead of the centroids."""
     if cfg.swap_repair is None:
         return result
     from dreem.inference.move_repair import repair_moves
@@ -265,13 +268,22 @@ def repaired(
             log.info("swap repair: %d lasting swaps undone", n_tail)
     looks = normed if cfg.use_vis_feats else None
     crowded = crowded_rows(frame_idx, centroids, None if crop_px is None else crop_px / 2)
+    points = poses if repair.fit_poses else None
     ids, n = repair_swaps(
-        frame_idx, centroids, track_id, repair.max_len, repair.ratio, looks, crowded
+        frame_idx, centroids, track_id, repair.max_len, repair.ratio, looks, crowded, points
     )
     if n:
         log.info("swap repair: %d short swaps undone", n)
     ids, n = repair_moves(
-        frame_idx, centroids, ids, repair.max_len, repair.ratio, repair.move_gap, looks, crowded
+        frame_idx,
+        centroids,
+        ids,
+        repair.max_len,
+        repair.ratio,
+        repair.move_gap,
+        looks,
+        crowded,
+        points,
     )
     if n:
         log.info("swap repair: %d detections given back", n)

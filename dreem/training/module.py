@@ -110,7 +110,7 @@ class GTRLightning(L.LightningModule):
     def _track_val_clip(self, clip, feats) -> None:
         key = str(clip.video_id) if self.persistent_val else (clip.video_id, len(self._val_groups))
         group = self._val_groups.setdefault(key, ValGroup())
-        group.add(feats, clip.boxes, clip.frame_idx, clip.gt_ids, clip.img_hw)
+        group.add(feats, clip.boxes, clip.frame_idx, clip.gt_ids, clip.img_hw, clip.poses)
 
     def on_validation_epoch_start(self) -> None:
         self._val_groups = {}

@@ -28,13 +28,17 @@ class ValGroup:
     boxes: list = field(default_factory=list)
     frames: list = field(default_factory=list)
     gt: list = field(default_factory=list)
+    poses: list = field(default_factory=list)
     img_hw: tuple[int, int] = (1, 1)
 
-    def add(self, feats, boxes, frames, gt, img_hw) -> None:
+    def add(self, feats, boxes, frames, gt, img_hw, poses=None) -> None:
+        """One clip's detections; ``poses (N, K, 2)`` keypoints in frame pixels or None."""
         self.feats.append(feats.detach().float().cpu())
         self.boxes.append(boxes.detach().float().cpu())
         self.frames.append(frames.detach().cpu())
         self.gt.append(gt.detach().cpu())
+        n = int(frames.shape[0])
+        self.poses.append(torch.zeros(n, 0, 2) if poses is None else poses.detach().float().cpu())
         self.img_hw = tuple(img_hw)
 
 
@@ -59,8 +63,17 @@ def track_group(model, group: ValGroup, tracker_cfg: TrackerConfig) -> tuple[np.
     result = Tracker(tracker_cfg).track_video(
         assoc, frames, boxes, centroids, px_to_box=(1.0 / h, 1.0 / w)
     )
-    result = repaired(result, tracker_cfg, frames, centroids, feats)
+    poses = _joined_poses(group.poses, order)
+    result = repaired(result, tracker_cfg, frames, centroids, feats, poses=poses)
     return frames, gt, result.track_id
+
+
+def _joined_poses(poses: list, order: torch.Tensor) -> np.ndarray | None:
+    """The clips' keypoints in tracking order, or None when their node counts differ or
+    none has any."""
+    if not poses or len({p.shape[1] for p in poses}) != 1 or poses[0].shape[1] == 0:
+        return None
+    return torch.cat(poses)[order].numpy()
 
 
 def identity_metrics(
