@@ -126,3 +126,21 @@ def test_a_detection_between_two_paths_goes_to_the_track_it_faces_like():
     fixed, n = repair_moves(frames, cen, ids, points=poses)
     assert n == 1 and np.array_equal(fixed, gt)
     assert repair_moves(frames, cen, gt.copy(), points=poses)[1] == 0
+
+
+def test_look_alikes_do_not_veto_a_clear_fit_of_positions():
+    """Frame 5: track 1 (animal 1 unseen) holds animal 0's detection, which lies on track
+    0's path. Two look-alikes (cosine 0.92): the detection looks a little more like track 1,
+    which no longer keeps it there; distinct looks still do, and so do look-alikes where
+    the positions fit only weakly."""
+    frames, cen, gt = _drop(*_crossers(), lambda f, g: (f == 5) & (g == 1))
+    ids = gt.copy()
+    ids[(frames == 5) & (gt == 0)] = 1
+    alike = np.array([[1.0, 0.2], [1.0, -0.2]])
+    alike /= np.linalg.norm(alike, axis=1, keepdims=True)
+    fixed, n = repair_moves(frames, cen, ids, feats=alike[ids])
+    assert n == 1 and np.array_equal(fixed, gt)
+    assert repair_moves(frames, cen, ids, feats=LOOKS[ids])[1] == 0
+    weak = cen.copy()
+    weak[(frames == 5) & (gt == 0)] = (25.0, 51.5)  # 1.5 px from track 0's path, 2.5 from 1's
+    assert repair_moves(frames, weak, ids, feats=alike[ids])[1] == 0
