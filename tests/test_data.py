@@ -110,6 +110,7 @@ def test_train_mode_shuffles_within_frames_deterministically(monkeypatch, tmp_pa
         [path], DatasetSection.model_validate({"clip_length": 16, "mode": "val"}), seed=0
     )
     assert val[0].instance_idx.tolist() == list(range(5)) * 16
+    assert a.poses is None and val[0].poses.shape == (80, 3, 2)  # only validation tracks
 
 
 def test_untracked_shard_needs_tracks_for_training(monkeypatch, tmp_path):

@@ -32,7 +32,8 @@ class Clip:
     img_hw: tuple[int, int]
     instance_idx: torch.Tensor  # (N,) int32
     # (N, K, 2) float32 keypoints x, y in frame pixels as extracted (NaN = unseen; K may be
-    # 0); augmentations move crops and boxes, not these: validation tracking fits them
+    # 0), for validation tracking's repairs; None in training clips (augmentations move
+    # crops and boxes, not these)
     poses: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -178,7 +179,7 @@ class ClipDataset(torch.utils.data.Dataset):
             video_id=shard.video_id,
             img_hw=(h, w),
             instance_idx=torch.from_numpy(shard.instance_idx[rows].astype(np.int32)),
-            poses=torch.from_numpy(np.ascontiguousarray(shard.pose[rows], np.float32)),
+            poses=None if self.mode == "train" else torch.from_numpy(shard.pose[rows]),
         )
 
 

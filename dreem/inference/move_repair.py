@@ -153,13 +153,13 @@ def _run_gain(ta, i, j, b_anchors, where, feats, crowded, ratio, move_gap, vmax)
     if not swp < ratio * cur:
         return None
     off_path = cur / (j + 1 - i) > vmax  # farther from a's path than a frame's motion
-    touching = swp < CONTACT_RATIO * cur and crowded is not None and bool(crowded[run].any())
+    clear = swp < CONTACT_RATIO * cur
+    touching = clear and crowded is not None and bool(crowded[run].any())
     if feats is not None and not off_path and not touching:
         ref = feats[b0] + feats[b1] - feats[a0] - feats[a1]
-        look_gain = float(np.sum(feats[run] @ ref)) / (2 * len(run))
-        look_alike = swp < CONTACT_RATIO * cur and look_gain > -LOOKALIKE_MARGIN
-        if look_gain <= 0 and not look_alike:
-            return None  # the run looks more like a's own sightings
+        look_gain = float(np.sum(feats[run] @ ref)) / (2 * len(run))  # mean cosine gain
+        if look_gain <= 0 and not (clear and look_gain > -LOOKALIKE_MARGIN):
+            return None  # the run looks more like a's own sightings (and they are not alike)
     return cur - swp
 
 
