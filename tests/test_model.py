@@ -124,6 +124,35 @@ def test_encoder_shapes_and_norm(backend, chans):
         enc(torch.rand(2, chans + 3, 24, 24))
 
 
+def _nhwc(t: torch.Tensor) -> bool:
+    """Channels-last strides, not merely a layout both formats accept."""
+    return t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+
+
+@pytest.mark.parametrize("backend", ["timm", "torchvision"])
+def test_activations_are_channels_last_from_the_stem_on(backend):
+    """Grey crops (one channel), tiled grey and colour crops all leave the first convolution
+    channels-last, and stay so to the last stage: the layout oneDNN's CPU kernels run fastest
+    in (the NCHW stem max-pool alone cost a training step more than all of BatchNorm). It
+    holds after loading weights saved contiguous (checkpoints from before the change)."""
+    torch.manual_seed(0)
+    enc = VisualEncoder(D, "resnet18", backend=backend, in_chans=3)
+    seen: dict[str, torch.Tensor] = {}
+    for name in ("conv1", "maxpool", "layer4"):
+        enc.backbone.get_submodule(name).register_forward_hook(
+            lambda mod, args, out, name=name: seen.__setitem__(name, out)
+        )
+    old = {k: v.contiguous() for k, v in enc.state_dict().items()}
+    assert not any(_nhwc(v) for v in old.values())
+    enc.load_state_dict(old)
+    grey = torch.rand(2, 1, 64, 64)
+    for crops in (grey, grey.repeat(1, 3, 1, 1), torch.rand(2, 3, 64, 64)):
+        seen.clear()
+        enc(crops).sum().backward()
+        assert all(_nhwc(out) for out in seen.values()), {k: v.stride() for k, v in seen.items()}
+    assert _nhwc(enc.backbone.conv1.weight.grad)
+
+
 @pytest.mark.parametrize("backend,chans", [("timm", 3), ("timm", 6), ("torchvision", 6)])
 def test_grey_fold_is_the_same_function(backend, chans):
     """Grey crops (3 equal channels per anchor, or one channel per anchor) go through the
