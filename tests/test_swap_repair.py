@@ -132,6 +132,41 @@ def test_impossible_links_of_look_alikes_are_exchanged_by_position():
     assert repair_tail_swaps(frames, cen, gt.copy(), None, impossible_links=True)[1] == 0
 
 
+def _crossing_unseen(n=200):
+    """Animals 0 and 1 run towards each other 20 px apart at 15 px/frame and cross at
+    frame 100 while unseen (0 at frames 99-100, 1 at 98-102). The tracker gave 0's detection
+    at frame 98 to 1's track (a 78 px jump from 1's last sighting: impossible) and 0's own
+    track skips it. Exchanging the tails at frame 97 makes both links possible, but carries
+    the two animals on each other's tracks from frame 103 to the end."""
+    t = np.arange(n) - 100.0
+    frames = np.repeat(np.arange(n), 2)
+    gt = np.tile([0, 1], n)
+    cen = np.stack(
+        [np.where(gt == 0, 0.0, 20.0), 150.0 + 15.0 * np.where(gt == 0, 1, -1) * t[frames]], 1
+    )
+    unseen = (np.isin(frames, [99, 100]) & (gt == 0)) | (
+        np.isin(frames, range(98, 103)) & (gt == 1)
+    )
+    frames, cen, gt = frames[~unseen], cen[~unseen], gt[~unseen]
+    ids = gt.copy()
+    ids[(frames == 98) & (gt == 0)] = 1
+    return frames, cen, gt, ids
+
+
+def test_distinct_looks_veto_an_impossible_link_exchange():
+    """Position alone would exchange the tails (right for look-alikes, whose looks cannot
+    tell); animals that look distinct keep their tracks, and the one taken detection stays
+    the only error."""
+    frames, cen, gt, ids = _crossing_unseen()
+    distinct = np.eye(2)[gt]
+    kept, n = repair_tail_swaps(frames, cen, ids, distinct, window=10, impossible_links=True)
+    assert n == 0 and np.array_equal(kept, ids)
+    alike = np.full((len(gt), 2), 0.5**0.5)
+    for feats in (alike, None):
+        exchanged, n = repair_tail_swaps(frames, cen, ids, feats, window=10, impossible_links=True)
+        assert n == 1 and np.array_equal(exchanged[frames > 102], 1 - gt[frames > 102])
+
+
 def test_a_detection_taken_for_a_frame_is_given_back_not_exchanged():
     """Animal 1 is unseen at frames 100-101 and its track takes animal 0's detection at
     frame 101 (animal 0's own track skips it). Both tracks' links are impossible there; the

@@ -31,18 +31,13 @@ import numpy as np
 
 from dreem.inference.smoothing import (
     CONTACT_RATIO,
+    LOOKALIKE_MARGIN,
     fit_points,
     pose_distance,
     shared_points,
     speed_limit,
     track_arrays,
 )
-
-# A run whose positions fit ``b`` clearly (by CONTACT_RATIO) moves when it looks more like
-# ``a`` by less than this mean cosine gain: look-alikes, whose looks cannot tell. On the
-# identity benchmark the right moves it allows looked -0.02 to -0.21, the wrong ones it must
-# keep out -0.66 and -0.69 (docs/deviations.md).
-LOOKALIKE_MARGIN = 0.25
 
 
 @dataclass

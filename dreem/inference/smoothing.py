@@ -187,10 +187,14 @@ def repair_tail_swaps(
     own 99th-percentile speed × 1.5 over the frames between them), the ids after the cut
     are exchanged. The best cut first, until none is left.
 
-    With ``impossible_links`` the looks do not decide (``margin`` is unused): a cut is
-    exchanged where a track's own link across it is faster than that limit and both
-    exchanged links are not — two look-alike animals whose ids the tracker gave across the
-    frame. Run it after the short repairs (:func:`repair_swaps`,
+    With ``impossible_links`` position decides (``margin`` is unused): a cut is exchanged
+    where a track's own link across it is faster than that limit and both exchanged links
+    are not — two look-alike animals whose ids the tracker gave across the frame — unless
+    the looks disagree with the exchange by more than :data:`LOOKALIKE_MARGIN` (``feats``
+    None: they never do). Animals that look distinct are not look-alikes: there the
+    impossible link is one detection taken for a frame or two (two animals crossing while
+    neither was seen), and exchanging the tails would carry both on each other's tracks to
+    the end. Run it after the short repairs (:func:`repair_swaps`,
     :func:`dreem.inference.move_repair.repair_moves`): a detection taken for a frame is
     also an impossible link, and giving it back is the smaller change.
     """
@@ -217,6 +221,13 @@ def repair_tail_swaps(
 
 
 CONTACT_RATIO = 0.5  # the fit a crowded stretch needs for its positions to decide alone
+
+# Where position decides against the looks (a clear fit in the move repair, an impossible
+# link in the tail repair), looks that disagree by more than this mean cosine gain still
+# veto: look-alikes disagree a little, distinct animals a lot. On the identity benchmark
+# the right moves allowed looked -0.02 to -0.21, the wrong ones kept out -0.66 and -0.69
+# (docs/deviations.md); a wrong tail exchange of two distinct animals, -0.9.
+LOOKALIKE_MARGIN = 0.25
 
 
 def crowded_rows(frame_idx, centroids, dist: float | None) -> np.ndarray | None:
@@ -319,8 +330,8 @@ def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossibl
             keep_ok = _link_possible(fa, ra, ia - 1, fa, ra, ia, cen, vmax) & _link_possible(
                 fb, rb, ib - 1, fb, rb, ib, cen, vmax
             )
-            if impossible_links:
-                rank = np.where(swap_ok & ~keep_ok, gain, -np.inf)
+            if impossible_links:  # position decides, unless distinct looks object
+                rank = np.where(swap_ok & ~keep_ok & (gain > -LOOKALIKE_MARGIN), gain, -np.inf)
             else:
                 rank = np.where(swap_ok & (gain > margin), gain, -np.inf)
             k = int(np.argmax(rank))
