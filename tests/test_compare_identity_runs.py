@@ -13,11 +13,16 @@ SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "compare_identity_runs.
 CLIPS = ["n3", "n6", "n5_occluded"]
 
 
-def _report(path: Path, data_seed: int, runs: dict[int, list[int]]) -> Path:
-    """A report as bench_identity.py writes it, with only the keys the comparison reads."""
+def _report(path: Path, data_seed: int, runs: dict[int, list[int]], idf1=None) -> Path:
+    """A report as bench_identity.py writes it, with only the keys the comparison reads;
+    ``idf1``: ``{(seed, clip): IDF1}`` (1.0 elsewhere)."""
+    idf1 = idf1 or {}
     gtr = {
         str(seed): {
-            "clips": {c: {"switches": s, "idf1": 1.0} for c, s in zip(CLIPS, sw, strict=True)}
+            "clips": {
+                c: {"switches": s, "idf1": idf1.get((seed, c), 1.0)}
+                for c, s in zip(CLIPS, sw, strict=True)
+            }
         }
         for seed, sw in runs.items()
     }
@@ -36,13 +41,18 @@ def test_runs_pair_by_data_and_seed_and_totals_are_tested(tmp_path: Path) -> Non
 
     a_runs = {0: [0, 4, 10], 1: [0, 0, 3], 2: [4, 0, 2]}
     b_runs = {0: [0, 4, 18], 1: [2, 0, 3], 2: [0, 0, 2]}
-    a = _report(tmp_path / "a.json", 5, a_runs)
-    b = _report(tmp_path / "b.json", 5, b_runs)
+    a = _report(tmp_path / "a.json", 5, a_runs, {(0, "n5_occluded"): 0.934, (2, "n6"): 0.96})
+    b = _report(tmp_path / "b.json", 5, b_runs, {(0, "n5_occluded"): 0.993})
     proc = _compare("--a", "before", a, "--b", "after", b)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "| 5, n3 (seeds 0–2) | 0 / 0 / 4 | 0 / 2 / 0 |" in out
-    assert "| 5, n5_occluded (seeds 0–2) | 10 / 3 / 2 | 18 / 3 / 2 |" in out
+    assert "| 5, n3 (seeds 0–2) | 0 / 0 / 4 (IDF1 ≥ 1.000) | 0 / 2 / 0 (IDF1 ≥ 1.000) |" in out
+    assert "| 5, n6 (seeds 0–2) | 4 / 0 / 0 (IDF1 ≥ 0.960) |" in out
+    assert (
+        "| 5, n5_occluded (seeds 0–2) | 10 / 3 / 2 (IDF1 ≥ 0.934) | 18 / 3 / 2 (IDF1 ≥ 0.993) |"
+        in out
+    )
+    assert "| clips with IDF1 < 0.95 | 1 | 0 |" in out
     assert "after worse in 2, better in 1, the same in 6" in out
     tot_a = [sum(v) for v in a_runs.values()]
     tot_b = [sum(v) for v in b_runs.values()]

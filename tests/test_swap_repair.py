@@ -44,6 +44,24 @@ def test_correct_tracks_and_distant_animals_are_left_alone():
     assert repair_swaps(frames, cen, far)[1] == 0
 
 
+def test_a_swap_on_the_frame_an_animal_comes_back_is_undone_with_a_gap():
+    """Animal 1 is unseen at frames 3-4 and comes back at frame 5, where the two meet, with
+    animal 0's id for that one frame. Its anchor before the stretch is then frame 2: with
+    ``gap`` 3 its path is interpolated across the gap and the swap undone; with the
+    adjacent frames only (``gap`` 1) it cannot be."""
+    frames, cen, gt = _crossers()
+    keep = ~(np.isin(frames, [3, 4]) & (gt == 1))
+    frames, cen, gt = frames[keep], cen[keep], gt[keep]
+    ids = _swap(gt, frames, [5])
+    assert repair_swaps(frames, cen, ids, max_len=2)[1] == 0
+    fixed, n = repair_swaps(frames, cen, ids, max_len=2, gap=3)
+    assert n == 1 and np.array_equal(fixed, gt)
+    looks = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert repair_swaps(frames, cen, ids, max_len=2, feats=looks[ids], gap=3)[1] == 0
+    assert repair_swaps(frames, cen, ids, max_len=2, gap=2)[1] == 0  # frame 2 is 3 away
+    assert repair_swaps(frames, cen, gt.copy(), max_len=2, gap=3)[1] == 0
+
+
 def test_appearance_must_agree():
     frames, cen, gt = _crossers()
     ids = _swap(gt, frames, [5])

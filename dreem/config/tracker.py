@@ -66,7 +66,10 @@ class SwapRepairConfig(Section):
         8,
         "give a run of up to max_len detections of one track to a track unseen there when it "
         "fits that track's path and looks better; both tracks' sightings around the run at "
-        "most this many frames away (dreem.inference.move_repair)",
+        "most this many frames away (dreem.inference.move_repair). Also how far the short "
+        "swaps' anchors may be: a track unseen next to a stretch (an animal back from an "
+        "occlusion) is interpolated across up to this many frames (measured on the identity "
+        "benchmark, docs/deviations.md)",
         ge=1,
     )
     tail_window: Int | None = doc(
@@ -87,7 +90,8 @@ class SwapRepairConfig(Section):
         True,
         "last, exchange two tracks' tails where a track's own link is faster than any animal "
         "moves (1.5 x the tracks' 99th-percentile speed) and the exchanged links are not; "
-        "position alone decides (dreem.inference.smoothing.repair_tail_swaps)",
+        "position decides unless the looks disagree by more than LOOKALIKE_MARGIN "
+        "(distinct animals; dreem.inference.smoothing.repair_tail_swaps)",
     )
 
 

@@ -5,17 +5,19 @@ that the tracker gives each the other's id, and takes the ids back once they sep
 identity switches per crossing. A tracker that decides frame by frame cannot know better,
 but the whole video is at hand afterwards. For every pair of tracks present on both sides
 of a short stretch of frames, each track's position inside the stretch is interpolated
-linearly between its detections just before and just after it, provided the two come
-closer inside the stretch than at those anchor frames (a crossing or a touch, not two
-distant animals); when the two tracks' ids inside the stretch
-fit these interpolations better exchanged (the summed distance falls
-below ``ratio`` times the current one) *and*, when appearance features are given, each
-detection inside the stretch also looks more like the other track (cosine similarity to
-that track's detections just before and after), they are exchanged. Stretches of 1 to
-``max_len`` frames are tried (longest first), the best improvement first, until nothing improves.
-Given keypoints, whole poses are interpolated and compared instead of centroids (the mean
-distance over the keypoints seen in all the detections involved): two animals on top of
-each other have nearly one centroid but seldom one heading.
+linearly between its detections just before and just after it (its anchors: with ``gap``
+above 1, a track unseen next to the stretch is anchored at its sightings up to ``gap``
+frames away, so an exchange on the frame an animal comes back from an occlusion is seen
+too), provided the two come closer inside the stretch than at their anchors (a crossing or
+a touch, not two distant animals); when the two tracks' ids inside the stretch fit these
+interpolations better exchanged (the summed distance falls below ``ratio`` times the
+current one) *and*, when appearance features are given, each detection inside the stretch
+also looks more like the other track (cosine similarity to that track's anchors), they are
+exchanged. Stretches of 1 to ``max_len`` frames are tried (longest first), the best
+improvement first, until nothing improves. Given keypoints, whole poses are interpolated
+and compared instead of centroids (the mean distance over the keypoints seen in all the
+detections involved): two animals on top of each other have nearly one centroid but seldom
+one heading.
 
 Lasting swaps (``tail_window``, :func:`repair_tail_swaps`): after an occlusion, or where two
 animals look alike for a few frames (both half behind the same occluder), the tracker can
@@ -41,17 +43,20 @@ def repair_swaps(
     feats: np.ndarray | None = None,
     crowded: np.ndarray | None = None,
     points: np.ndarray | None = None,
+    gap: int = 1,
 ) -> tuple[np.ndarray, int]:
     """Track ids with short swaps undone (see module docstring) and how many were.
 
     ``frame_idx (N,)`` sorted, ``centroids (N, 2)`` pixels, ``track_id (N,)`` (``-1`` left
     alone), ``feats (N, D)`` L2-normalised appearance features or None. Frames are
-    consecutive source frames (a stretch is only repaired when both tracks are seen on the
-    frames right before and right after it). ``crowded (N,)`` (:func:`crowded_rows`): where
-    a detection of the stretch has another animal in its crop (its looks are unreliable),
-    positions fitting better by ``CONTACT_RATIO`` decide alone. ``points (N, K, 2)``
-    (keypoints, NaN where not visible) or None: the fits compare whole poses
-    (:func:`pose_distance`) instead of centroids.
+    consecutive source frames. Each track's anchors are its last sighting before a stretch
+    and its first after it, each at most ``gap`` frames away (1: the frames right before and
+    right after; more: a track that was unseen next to the stretch, coming back from a gap
+    on its first frame, is interpolated across the gap). ``crowded (N,)``
+    (:func:`crowded_rows`): where a detection of the stretch has another animal in its crop
+    (its looks are unreliable), positions fitting better by ``CONTACT_RATIO`` decide alone.
+    ``points (N, K, 2)`` (keypoints, NaN where not visible) or None: the fits compare whole
+    poses (:func:`pose_distance`) instead of centroids.
     """
     ids = np.asarray(track_id, np.int64).copy()
     cen = np.asarray(centroids, np.float64)
@@ -61,52 +66,80 @@ def repair_swaps(
         if t >= 0 and np.all(np.isfinite(cen[r])):
             rows[f][t] = r
     n_repaired = 0
+    stretch_fit = _StretchFit(rows, cen, pts, ratio, feats, crowded, max(1, int(gap)))
     for length in range(max_len, 0, -1):  # longest first: a long swap is not split
         for start in sorted(rows):
-            while _repair_one(rows, cen, pts, ids, start, length, ratio, feats, crowded):
+            while stretch_fit.repair_one(ids, start, length):
                 n_repaired += 1
     return ids, n_repaired
 
 
-def _repair_one(rows, cen, pts, ids, start: int, length: int, ratio: float, feats, crowded) -> bool:
-    """Exchange the ids of the pair whose stretch ``[start, start+length)`` gains most."""
-    before, after = start - 1, start + length
-    stretch = range(start, after)
-    if before not in rows or after not in rows or any(f not in rows for f in stretch):
-        return False
-    common = set(rows[before]) & set(rows[after])
-    for f in stretch:
-        common &= set(rows[f])
-    tracks = sorted(common)
-    best, best_gain = None, 0.0
-    for i, a in enumerate(tracks):
-        for b in tracks[i + 1 :]:
-            if not _anchored(rows, cen, before, after, stretch, a, b):
-                continue
-            cur = swp = 0.0
-            for k, f in enumerate(stretch, start=1):
-                c, s = _exchange_fit(rows, cen, pts, before, after, f, a, b, k / (length + 1))
-                cur, swp = cur + c, swp + s
-            if swp < ratio * cur and cur - swp > best_gain:
-                touching = (
-                    swp < CONTACT_RATIO * cur
-                    and crowded is not None
-                    and any(crowded[rows[f][a]] or crowded[rows[f][b]] for f in stretch)
-                )
-                if (
-                    feats is None
-                    or touching
-                    or _looks_swapped(rows, feats, before, after, stretch, a, b)
-                ):
-                    best, best_gain = (a, b), cur - swp
-    if best is None:
-        return False
-    a, b = best
-    for f in stretch:
-        ra, rb = rows[f][a], rows[f][b]
-        ids[ra], ids[rb] = b, a
-        rows[f][a], rows[f][b] = rb, ra
-    return True
+class _StretchFit:
+    """The short-swap repair's test of one stretch of frames (see :func:`repair_swaps`)."""
+
+    def __init__(self, rows, cen, pts, ratio: float, feats, crowded, gap: int) -> None:
+        self.rows, self.cen, self.pts = rows, cen, pts
+        self.ratio, self.feats, self.crowded, self.gap = ratio, feats, crowded, gap
+
+    def anchors(self, t: int, start: int, after: int) -> tuple[tuple[int, int], ...] | None:
+        """``((frame, row) before, (frame, row) after)``: track ``t``'s last sighting before
+        frame ``start`` and its first from frame ``after`` on, each at most ``gap`` frames
+        from the stretch; None when it is unseen on either side."""
+        rows = self.rows
+        before = next(
+            (f for f in range(start - 1, start - 1 - self.gap, -1) if t in rows.get(f, ())), None
+        )
+        later = next((f for f in range(after, after + self.gap) if t in rows.get(f, ())), None)
+        if before is None or later is None:
+            return None
+        return (before, rows[before][t]), (later, rows[later][t])
+
+    def repair_one(self, ids, start: int, length: int) -> bool:
+        """Exchange the ids of the pair whose stretch ``[start, start+length)`` gains most."""
+        rows = self.rows
+        stretch = range(start, start + length)
+        if any(f not in rows for f in stretch):
+            return False
+        common = set(rows[start])
+        for f in stretch:
+            common &= set(rows[f])
+        found = {t: self.anchors(t, start, start + length) for t in sorted(common)}
+        tracks = [t for t, anchors in found.items() if anchors is not None]
+        best, best_gain = None, 0.0
+        for i, a in enumerate(tracks):
+            for b in tracks[i + 1 :]:
+                pairs = [(rows[f][a], rows[f][b]) for f in stretch]
+                (fa0, a0), (fa1, a1) = found[a]
+                (fb0, b0), (fb1, b1) = found[b]
+                if not _anchored(self.cen, (a0, a1), (b0, b1), pairs):
+                    continue
+                cur = swp = 0.0
+                for f, (ra, rb) in zip(stretch, pairs, strict=True):
+                    at_a = (a0, a1, (f - fa0) / (fa1 - fa0))
+                    at_b = (b0, b1, (f - fb0) / (fb1 - fb0))
+                    c, s = _exchange_fit(self.cen, self.pts, at_a, at_b, ra, rb)
+                    cur, swp = cur + c, swp + s
+                if swp < self.ratio * cur and cur - swp > best_gain:
+                    crowded = self.crowded
+                    touching = (
+                        swp < CONTACT_RATIO * cur
+                        and crowded is not None
+                        and any(crowded[ra] or crowded[rb] for ra, rb in pairs)
+                    )
+                    if (
+                        self.feats is None
+                        or touching
+                        or _looks_swapped(self.feats, (a0, a1), (b0, b1), pairs)
+                    ):
+                        best, best_gain = (a, b), cur - swp
+        if best is None:
+            return False
+        a, b = best
+        for f in stretch:
+            ra, rb = rows[f][a], rows[f][b]
+            ids[ra], ids[rb] = b, a
+            rows[f][a], rows[f][b] = rb, ra
+        return True
 
 
 def fit_points(cen: np.ndarray, points: np.ndarray | None) -> np.ndarray:
@@ -131,35 +164,38 @@ def pose_distance(p: np.ndarray, q: np.ndarray, use: np.ndarray) -> float:
     return float(np.mean(np.hypot(*(p[use] - q[use]).T)))
 
 
-def _exchange_fit(rows, cen, pts, before, after, f, a, b, w) -> tuple[float, float]:
-    """Summed distance of frame ``f``'s detections of ``a`` and ``b`` to their tracks'
-    interpolations a fraction ``w`` between ``before`` and ``after``: as they are, and
-    exchanged. Poses are compared on the points visible in all six detections involved."""
-    a0, a1, b0, b1 = rows[before][a], rows[after][a], rows[before][b], rows[after][b]
-    ra, rb = rows[f][a], rows[f][b]
+def _exchange_fit(cen, pts, at_a, at_b, ra: int, rb: int) -> tuple[float, float]:
+    """Summed distance of one frame's detections ``ra`` (of track ``a``) and ``rb`` (of
+    ``b``) to their tracks' interpolations, as they are and exchanged; ``at_a`` is ``(row
+    before, row after, fraction of the way)`` of ``a``'s anchors, ``at_b`` of ``b``'s. Poses
+    are compared on the points visible in all six detections involved."""
+    a0, a1, wa = at_a
+    b0, b1, wb = at_b
     p, use = shared_points(pts, cen, [a0, a1, b0, b1, ra, rb])
-    ma, mb = (1 - w) * p[a0] + w * p[a1], (1 - w) * p[b0] + w * p[b1]
+    ma, mb = (1 - wa) * p[a0] + wa * p[a1], (1 - wb) * p[b0] + wb * p[b1]
     cur = pose_distance(p[ra], ma, use) + pose_distance(p[rb], mb, use)
     swp = pose_distance(p[ra], mb, use) + pose_distance(p[rb], ma, use)
     return cur, swp
 
 
-def _anchored(rows, cen, before: int, after: int, stretch, a: int, b: int) -> bool:
-    """True when ``a`` and ``b`` come closer inside the stretch than at both anchors."""
+def _anchored(cen, anchors_a, anchors_b, pairs) -> bool:
+    """True when tracks ``a`` and ``b`` come closer inside the stretch (``pairs``: their rows
+    on each frame) than at both anchors (``anchors_a``: ``a``'s rows before and after)."""
 
-    def sep(f: int) -> float:
-        return float(np.hypot(*(cen[rows[f][a]] - cen[rows[f][b]])))
+    def sep(ra: int, rb: int) -> float:
+        return float(np.hypot(*(cen[ra] - cen[rb])))
 
-    return min(sep(before), sep(after)) > min(sep(f) for f in stretch)
+    at_anchors = min(sep(anchors_a[0], anchors_b[0]), sep(anchors_a[1], anchors_b[1]))
+    return at_anchors > min(sep(ra, rb) for ra, rb in pairs)
 
 
-def _looks_swapped(rows, feats, before: int, after: int, stretch, a: int, b: int) -> bool:
-    """True when the stretch's detections look more like the other track's neighbours."""
-    ref_a = feats[rows[before][a]] + feats[rows[after][a]]
-    ref_b = feats[rows[before][b]] + feats[rows[after][b]]
+def _looks_swapped(feats, anchors_a, anchors_b, pairs) -> bool:
+    """True when the stretch's detections look more like the other track's anchors."""
+    ref_a = feats[anchors_a[0]] + feats[anchors_a[1]]
+    ref_b = feats[anchors_b[0]] + feats[anchors_b[1]]
     cur = swp = 0.0
-    for f in stretch:
-        fa, fb = feats[rows[f][a]], feats[rows[f][b]]
+    for ra, rb in pairs:
+        fa, fb = feats[ra], feats[rb]
         cur += float(fa @ ref_a + fb @ ref_b)
         swp += float(fa @ ref_b + fb @ ref_a)
     return swp > cur

@@ -270,7 +270,15 @@ def repaired(
     crowded = crowded_rows(frame_idx, centroids, None if crop_px is None else crop_px / 2)
     points = poses if repair.fit_poses else None
     ids, n = repair_swaps(
-        frame_idx, centroids, track_id, repair.max_len, repair.ratio, looks, crowded, points
+        frame_idx,
+        centroids,
+        track_id,
+        repair.max_len,
+        repair.ratio,
+        looks,
+        crowded,
+        points,
+        gap=repair.move_gap,
     )
     if n:
         log.info("swap repair: %d short swaps undone", n)
