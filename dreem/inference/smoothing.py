@@ -262,7 +262,7 @@ CONTACT_RATIO = 0.5  # the fit a crowded stretch needs for its positions to deci
 # link in the tail repair), looks that disagree by more than this mean cosine gain still
 # veto: look-alikes disagree a little, distinct animals a lot. On the identity benchmark
 # the right moves allowed looked -0.02 to -0.21, the wrong ones kept out -0.66 and -0.69
-# (docs/deviations.md); a wrong tail exchange of two distinct animals, -0.9.
+# (docs/deviations.md); the wrong impossible-link exchanges it now keeps out, -0.995 and -0.60.
 LOOKALIKE_MARGIN = 0.25
 
 
