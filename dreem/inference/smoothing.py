@@ -180,7 +180,8 @@ def _exchange_fit(cen, pts, at_a, at_b, ra: int, rb: int) -> tuple[float, float]
 
 def _anchored(cen, anchors_a, anchors_b, pairs) -> bool:
     """True when tracks ``a`` and ``b`` come closer inside the stretch (``pairs``: their rows
-    on each frame) than at both anchors (``anchors_a``: ``a``'s rows before and after)."""
+    on each frame) than at both anchors (``anchors_a``: ``a``'s rows before and after).
+    Anchored across a gap, the two anchors of a side may be on different frames."""
 
     def sep(ra: int, rb: int) -> float:
         return float(np.hypot(*(cen[ra] - cen[rb])))
