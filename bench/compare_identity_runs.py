@@ -51,7 +51,7 @@ def table(name_a: str, a: dict, name_b: str, b: dict) -> str:
     worse = better = same = 0
     for data in sorted(by_data):
         seeds = sorted(by_data[data])
-        clips = next(iter(a.get((data, s)) or b[(data, s)] for s in seeds)).keys()
+        clips = (a.get((data, seeds[0])) or b[(data, seeds[0])]).keys()
         for clip in clips:
             cells = []
             for side in (a, b):

@@ -103,6 +103,8 @@ class _StretchFit:
         common = set(rows[start])
         for f in stretch:
             common &= set(rows[f])
+        if len(common) < 2:
+            return False  # no pair to exchange: no anchors to look for
         found = {t: self.anchors(t, start, start + length) for t in sorted(common)}
         tracks = [t for t, anchors in found.items() if anchors is not None]
         best, best_gain = None, 0.0
