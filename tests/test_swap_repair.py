@@ -286,3 +286,35 @@ def test_fit_poses_is_the_tracker_configs_choice():
     assert np.array_equal(repaired(result, on, frames, cen, None, poses=poses).track_id, gt)
     assert np.array_equal(repaired(result, off, frames, cen, None, poses=poses).track_id, ids)
     assert np.array_equal(repaired(result, on, frames, cen, None).track_id, ids)  # no poses
+
+
+def _touching(n=200):
+    """Two animals moving right at 5 px/frame on lines 60 px apart that come within 6 px
+    of each other at frames 99-111 (closer than the crop's half, 10 px: each crop there
+    shows both, and both look like the mix of the two). The tracker exchanged their ids
+    from frame 105 to the end."""
+    frames = np.repeat(np.arange(n), 2)
+    gt = np.tile([0, 1], n)
+    sep = np.maximum(6.0, (np.abs(frames - 105.0) - 5.0) * 6.0).clip(max=60.0)
+    cen = np.stack([5.0 * frames, 50.0 + gt * sep], axis=1)
+    looks = np.array([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])
+    feats = looks[gt]
+    crowded = crowded_rows(frames, cen, 10.0)
+    mix = looks.sum(0) / np.linalg.norm(looks.sum(0))
+    feats[crowded] = mix
+    ids = np.where(frames >= 105, 1 - gt, gt)
+    return frames, cen, gt, ids, feats, crowded
+
+
+def test_a_lasting_swap_while_animals_touch_is_undone_with_the_looks_around_the_touch():
+    """Windows of the crowded detections compare mixes with mixes and see nothing to
+    exchange; without them each track's looks before the touch disagree with its looks
+    after it, and among the cuts inside the touch (the same looks) the one where the
+    tracks jump between the animals is taken."""
+    frames, cen, gt, ids, feats, crowded = _touching()
+    assert crowded[(frames >= 99) & (frames <= 111)].all() and not crowded[frames < 99].any()
+    assert repair_tail_swaps(frames, cen, ids, feats, window=5, margin=0.1)[1] == 0
+    fixed, n = repair_tail_swaps(frames, cen, ids, feats, window=5, margin=0.1, crowded=crowded)
+    assert n == 1 and np.array_equal(fixed, gt)
+    # consistent tracks stay as they are
+    assert repair_tail_swaps(frames, cen, gt.copy(), feats, 5, 0.1, crowded=crowded)[1] == 0

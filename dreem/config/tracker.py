@@ -75,7 +75,8 @@ class SwapRepairConfig(Section):
     tail_window: Int | None = doc(
         None,
         "also undo lasting swaps: compare each track's mean appearance over this many "
-        "detections before and after every cut and exchange the tails when that fits better "
+        "detections before and after every cut (detections with another animal within half "
+        "the crop left out) and exchange the tails when that fits better "
         "(dreem.inference.smoothing.repair_tail_swaps); null = off",
         ge=1,
     )

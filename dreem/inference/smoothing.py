@@ -24,7 +24,8 @@ animals look alike for a few frames (both half behind the same occluder), the tr
 carry two identities on exchanged tracks for the rest of the video. Each track's mean
 appearance over a window before and after a cut then disagrees with itself and agrees with
 the other's; exchanging the tails, where the exchanged links are physically possible, undoes
-it. This is the track-level memory of appearance a frame-by-frame tracker lacks.
+it. Crops that show two animals (:func:`crowded_rows`) look like both and are left out of
+the means. This is the track-level memory of appearance a frame-by-frame tracker lacks.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def repair_tail_swaps(
     window: int = 10,
     margin: float = 0.05,
     impossible_links: bool = False,
+    crowded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Track ids with lasting swaps undone by each track's appearance memory, or with
     ``impossible_links`` by position alone.
@@ -236,6 +238,13 @@ def repair_tail_swaps(
     the end. Run it after the short repairs (:func:`repair_swaps`,
     :func:`dreem.inference.move_repair.repair_moves`): a detection taken for a frame is
     also an impossible link, and giving it back is the smaller change.
+
+    ``crowded (N,)`` (:func:`crowded_rows`) or None: the looks of a detection with another
+    animal in its crop (the two animals' crossing or touch, where such an exchange starts)
+    are left out of the window means, which then reach to the track's nearest detections
+    without one (a track with none on a side of the cut keeps all its detections there).
+    Cuts inside such a stretch then compare the same looks; among them the one whose
+    exchanged links are shortest against the kept ones is taken.
     """
     ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
     if feats is None:
@@ -248,7 +257,9 @@ def repair_tail_swaps(
     if vmax is None or window < 1:
         return ids, 0
     for _ in range(int(ok.sum())):  # each exchange strictly improves; bounded anyway
-        best = _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossible_links)
+        best = _best_tail_swap(
+            frames, cen, ids, ok, feats, window, margin, vmax, impossible_links, crowded
+        )
         if best is None:
             break
         a, b, cut = best
@@ -311,11 +322,44 @@ def speed_limit(frames, cen, ids, ok) -> float | None:
     return 1.5 * float(np.percentile(np.concatenate(speeds), 99)) + 1e-6
 
 
-def _track_windows(frames, feats, rows):
-    """Per track: frames, cumulative features (for window means)."""
-    f = frames[rows]
-    cs = np.vstack([np.zeros((1, feats.shape[1]), np.float64), np.cumsum(feats[rows], 0)])
-    return f, cs
+class _TrackLooks:
+    """One track's rows, frames and the cumulative looks its window means are taken from
+    (all its detections, and those without another animal in the crop)."""
+
+    def __init__(self, frames, feats, rows, crowded):
+        self.rows, self.frames = rows, frames[rows]
+        self.cs = _cumulative(feats[rows])
+        clear = np.ones(len(rows), bool) if crowded is None else ~crowded[rows]
+        self.clear_frames = self.frames[clear]
+        self.clear_cs = _cumulative(feats[rows][clear])
+
+    def around(self, cuts: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unit mean looks of the last ``window`` detections up to each cut and the first
+        ``window`` after it: uncrowded ones where there are some on that side."""
+        pre, post = _means_around(self.frames, self.cs, cuts, window)
+        if len(self.clear_frames) == len(self.frames):
+            return pre, post
+        i = np.searchsorted(self.clear_frames, cuts, "right")
+        clear_pre, clear_post = _means_around(self.clear_frames, self.clear_cs, cuts, window)
+        pre = np.where((i > 0)[:, None], clear_pre, pre)
+        post = np.where((i < len(self.clear_frames))[:, None], clear_post, post)
+        return pre, post
+
+
+def _cumulative(feats: np.ndarray) -> np.ndarray:
+    """Cumulative sums of rows, with a leading zero row (window sums by differences)."""
+    return np.vstack([np.zeros((1, feats.shape[1]), np.float64), np.cumsum(feats, 0)])
+
+
+def _means_around(frames, cs, cuts, window):
+    """Unit mean of the last ``window`` rows at or before each cut and the first ``window``
+    after it (a zero vector where a side has no rows)."""
+    i = np.searchsorted(frames, cuts, "right")
+    n = len(frames)
+    return (
+        _window_means(cs, np.maximum(i - window, 0), i),
+        _window_means(cs, i, np.minimum(i + window, n)),
+    )
 
 
 def _window_means(cs, start, stop):
@@ -324,19 +368,19 @@ def _window_means(cs, start, stop):
     return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
 
 
-def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossible_links):
+def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossible_links, crowded):
     """The (a, b, cut frame) whose tail exchange gains most beyond ``margin`` (with
-    ``impossible_links``: most among those that make impossible links possible); or None."""
+    ``impossible_links``: most among those that make impossible links possible); or None.
+    Cuts of equal gain (the same looks on both sides) are told apart by position."""
     tracks = np.unique(ids[ok])
-    info = {}
-    for t in tracks:
-        rows = np.flatnonzero(ok & (ids == t))
-        info[t] = (rows, *_track_windows(frames, feats, rows))
+    info = {t: _TrackLooks(frames, feats, np.flatnonzero(ok & (ids == t)), crowded) for t in tracks}
     best, best_rank = None, -np.inf
     for i, a in enumerate(tracks):
-        ra, fa, csa = info[a]
+        ta = info[a]
+        ra, fa = ta.rows, ta.frames
         for b in tracks[i + 1 :]:
-            rb, fb, csb = info[b]
+            tb = info[b]
+            rb, fb = tb.rows, tb.frames
             lo, hi = max(fa[0], fb[0]), min(fa[-1], fb[-1])
             if lo >= hi:
                 continue
@@ -356,32 +400,40 @@ def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossibl
             if not near.any():
                 continue
             cuts, ia, ib = cuts[near], ia[near], ib[near]
-            a_pre = _window_means(csa, np.maximum(ia - window, 0), ia)
-            a_post = _window_means(csa, ia, np.minimum(ia + window, len(fa)))
-            b_pre = _window_means(csb, np.maximum(ib - window, 0), ib)
-            b_post = _window_means(csb, ib, np.minimum(ib + window, len(fb)))
+            a_pre, a_post = ta.around(cuts, window)
+            b_pre, b_post = tb.around(cuts, window)
             keep = np.einsum("nd,nd->n", a_pre, a_post) + np.einsum("nd,nd->n", b_pre, b_post)
             swap = np.einsum("nd,nd->n", a_pre, b_post) + np.einsum("nd,nd->n", b_pre, a_post)
             gain = (swap - keep) / 2
-            swap_ok = _link_possible(fa, ra, ia - 1, fb, rb, ib, cen, vmax) & _link_possible(
-                fb, rb, ib - 1, fa, ra, ia, cen, vmax
+            # pixels per frame across the cut: each track's own links, and the exchanged ones
+            own = (
+                _link_speed(fa, ra, ia - 1, fa, ra, ia, cen),
+                _link_speed(fb, rb, ib - 1, fb, rb, ib, cen),
             )
-            keep_ok = _link_possible(fa, ra, ia - 1, fa, ra, ia, cen, vmax) & _link_possible(
-                fb, rb, ib - 1, fb, rb, ib, cen, vmax
+            exchanged = (
+                _link_speed(fa, ra, ia - 1, fb, rb, ib, cen),
+                _link_speed(fb, rb, ib - 1, fa, ra, ia, cen),
             )
+            swap_ok = (exchanged[0] <= vmax) & (exchanged[1] <= vmax)
+            keep_ok = (own[0] <= vmax) & (own[1] <= vmax)
             if impossible_links:  # position decides, unless distinct looks object
                 rank = np.where(swap_ok & ~keep_ok & (gain > -LOOKALIKE_MARGIN), gain, -np.inf)
             else:
                 rank = np.where(swap_ok & (gain > margin), gain, -np.inf)
             k = int(np.argmax(rank))
             if rank[k] > best_rank:
+                tied = np.flatnonzero(rank == rank[k])
+                if len(tied) > 1:  # the same looks: where the exchanged links fit best
+                    fit = own[0] + own[1] - exchanged[0] - exchanged[1]
+                    k = int(tied[np.argmax(fit[tied])])
                 best, best_rank = (int(a), int(b), int(cuts[k])), float(rank[k])
     return best
 
 
-def _link_possible(f_from, r_from, i_from, f_to, r_to, i_to, cen, vmax) -> np.ndarray:
-    """True where going from row ``i_from`` of one track to ``i_to`` of another is no
-    faster than ``vmax``."""
+def _link_speed(f_from, r_from, i_from, f_to, r_to, i_to, cen) -> np.ndarray:
+    """Pixels per frame from row ``i_from`` of one track to row ``i_to`` of another
+    (infinite where the second is not later)."""
     dt = (f_to[i_to] - f_from[i_from]).astype(np.float64)
     dist = np.hypot(*(cen[r_to[i_to]] - cen[r_from[i_from]]).T)
-    return (dt > 0) & (dist <= vmax * dt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(dt > 0, dist / np.where(dt > 0, dt, 1.0), np.inf)

@@ -260,14 +260,20 @@ def repaired(
     normed = feats.normalized() if isinstance(feats, StreamedFeatures) else None
     track_id = result.track_id
     repair = cfg.swap_repair
+    crowded = crowded_rows(frame_idx, centroids, None if crop_px is None else crop_px / 2)
     if repair.tail_window is not None and normed is not None and cfg.use_vis_feats:
         track_id, n_tail = repair_tail_swaps(
-            frame_idx, centroids, track_id, normed, repair.tail_window, repair.tail_margin
+            frame_idx,
+            centroids,
+            track_id,
+            normed,
+            repair.tail_window,
+            repair.tail_margin,
+            crowded=crowded,
         )
         if n_tail:
             log.info("swap repair: %d lasting swaps undone", n_tail)
     looks = normed if cfg.use_vis_feats else None
-    crowded = crowded_rows(frame_idx, centroids, None if crop_px is None else crop_px / 2)
     points = poses if repair.fit_poses else None
     ids, n = repair_swaps(
         frame_idx,
@@ -297,7 +303,13 @@ def repaired(
         log.info("swap repair: %d detections given back", n)
     if repair.impossible_links:
         ids, n = repair_tail_swaps(
-            frame_idx, centroids, ids, looks, repair.tail_window or 10, impossible_links=True
+            frame_idx,
+            centroids,
+            ids,
+            looks,
+            repair.tail_window or 10,
+            impossible_links=True,
+            crowded=crowded,
         )
         if n:
             log.info("swap repair: %d impossible links undone", n)
