@@ -200,8 +200,8 @@ def test_a_detection_taken_for_a_frame_is_given_back_not_exchanged():
     ids = gt.copy()
     ids[(frames == 101) & (gt == 0)] = 1
     result = TrackResult(ids, np.ones(len(ids), np.float32))
-    cfg = TrackerConfig.model_validate({"swap_repair": {"move_gap": 2}})
-    assert cfg.swap_repair.impossible_links  # on by default, and finds nothing left
+    cfg = TrackerConfig.model_validate({"swap_repair": {"move_gap": 2, "impossible_links": True}})
+    assert not TrackerConfig.model_validate({"swap_repair": {}}).swap_repair.impossible_links
     assert np.array_equal(repaired(result, cfg, frames, cen, None).track_id, gt)
 
 
