@@ -243,8 +243,8 @@ def repair_tail_swaps(
     animal in its crop (the two animals' crossing or touch, where such an exchange starts)
     are left out of the window means, which then reach to the track's nearest detections
     without one (a track with none on a side of the cut keeps all its detections there).
-    Cuts inside such a stretch then compare the same looks; among them the one whose
-    exchanged links are shortest against the kept ones is taken.
+    Cuts inside such a stretch then compare the same looks; among them the one that leaves
+    the two tracks' paths smoothest (least squared acceleration) is taken.
     """
     ids, frames, cen, ok = track_arrays(frame_idx, centroids, track_id)
     if feats is None:
@@ -371,7 +371,7 @@ def _window_means(cs, start, stop):
 def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossible_links, crowded):
     """The (a, b, cut frame) whose tail exchange gains most beyond ``margin`` (with
     ``impossible_links``: most among those that make impossible links possible); or None.
-    Cuts of equal gain (the same looks on both sides) are told apart by position."""
+    Cuts of equal gain (the same looks on both sides) are told apart by the paths' smoothness."""
     tracks = np.unique(ids[ok])
     info = {t: _TrackLooks(frames, feats, np.flatnonzero(ok & (ids == t)), crowded) for t in tracks}
     best, best_rank = None, -np.inf
@@ -423,11 +423,26 @@ def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossibl
             k = int(np.argmax(rank))
             if rank[k] > best_rank:
                 tied = np.flatnonzero(rank == rank[k])
-                if len(tied) > 1:  # the same looks: where the exchanged links fit best
-                    fit = own[0] + own[1] - exchanged[0] - exchanged[1]
-                    k = int(tied[np.argmax(fit[tied])])
+                if len(tied) > 1:  # the same looks: where the exchanged paths are smoothest
+                    lo, hi = cuts[tied[0]] - 2, cuts[tied[-1]] + 3
+                    rough = [_roughness(frames, cen, ra, rb, cuts[j], lo, hi) for j in tied]
+                    k = int(tied[np.argmin(rough)])
                 best, best_rank = (int(a), int(b), int(cuts[k])), float(rank[k])
     return best
+
+
+def _roughness(frames, cen, rows_a, rows_b, cut, lo, hi) -> float:
+    """Summed squared accelerations (pixels per frame²) of two tracks between frames ``lo``
+    and ``hi`` with their detections after ``cut`` exchanged (consecutive frames only)."""
+    total = 0.0
+    for first, then in ((rows_a, rows_b), (rows_b, rows_a)):
+        rows = np.concatenate([first[frames[first] <= cut], then[frames[then] > cut]])
+        rows = rows[(frames[rows] >= lo) & (frames[rows] <= hi)]
+        rows = rows[np.argsort(frames[rows], kind="stable")]
+        f, p = frames[rows], cen[rows]
+        steady = (np.diff(f[1:]) == 1) & (np.diff(f[:-1]) == 1)
+        total += float(np.sum((p[2:] - 2 * p[1:-1] + p[:-2])[steady] ** 2))
+    return total
 
 
 def _link_speed(f_from, r_from, i_from, f_to, r_to, i_to, cen) -> np.ndarray:
