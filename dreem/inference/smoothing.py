@@ -328,16 +328,18 @@ class _TrackLooks:
 
     def __init__(self, frames, feats, rows, crowded):
         self.rows, self.frames = rows, frames[rows]
-        self.cs = _cumulative(feats[rows])
-        clear = np.ones(len(rows), bool) if crowded is None else ~crowded[rows]
-        self.clear_frames = self.frames[clear]
-        self.clear_cs = _cumulative(feats[rows][clear])
+        own = feats[rows]
+        self.cs = _cumulative(own)
+        self.clear_frames, self.clear_cs = self.frames, self.cs
+        if crowded is not None and crowded[rows].any():
+            clear = ~crowded[rows]
+            self.clear_frames, self.clear_cs = self.frames[clear], _cumulative(own[clear])
 
     def around(self, cuts: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
         """Unit mean looks of the last ``window`` detections up to each cut and the first
         ``window`` after it: uncrowded ones where there are some on that side."""
         pre, post = _means_around(self.frames, self.cs, cuts, window)
-        if len(self.clear_frames) == len(self.frames):
+        if self.clear_cs is self.cs:  # nothing crowded
             return pre, post
         i = np.searchsorted(self.clear_frames, cuts, "right")
         clear_pre, clear_post = _means_around(self.clear_frames, self.clear_cs, cuts, window)
@@ -405,17 +407,12 @@ def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossibl
             keep = np.einsum("nd,nd->n", a_pre, a_post) + np.einsum("nd,nd->n", b_pre, b_post)
             swap = np.einsum("nd,nd->n", a_pre, b_post) + np.einsum("nd,nd->n", b_pre, a_post)
             gain = (swap - keep) / 2
-            # pixels per frame across the cut: each track's own links, and the exchanged ones
-            own = (
-                _link_speed(fa, ra, ia - 1, fa, ra, ia, cen),
-                _link_speed(fb, rb, ib - 1, fb, rb, ib, cen),
+            swap_ok = (_link_speed(fa, ra, ia - 1, fb, rb, ib, cen) <= vmax) & (
+                _link_speed(fb, rb, ib - 1, fa, ra, ia, cen) <= vmax
             )
-            exchanged = (
-                _link_speed(fa, ra, ia - 1, fb, rb, ib, cen),
-                _link_speed(fb, rb, ib - 1, fa, ra, ia, cen),
+            keep_ok = (_link_speed(fa, ra, ia - 1, fa, ra, ia, cen) <= vmax) & (
+                _link_speed(fb, rb, ib - 1, fb, rb, ib, cen) <= vmax
             )
-            swap_ok = (exchanged[0] <= vmax) & (exchanged[1] <= vmax)
-            keep_ok = (own[0] <= vmax) & (own[1] <= vmax)
             if impossible_links:  # position decides, unless distinct looks object
                 rank = np.where(swap_ok & ~keep_ok & (gain > -LOOKALIKE_MARGIN), gain, -np.inf)
             else:
@@ -437,8 +434,7 @@ def _roughness(frames, cen, rows_a, rows_b, cut, lo, hi) -> float:
     total = 0.0
     for first, then in ((rows_a, rows_b), (rows_b, rows_a)):
         rows = np.concatenate([first[frames[first] <= cut], then[frames[then] > cut]])
-        rows = rows[(frames[rows] >= lo) & (frames[rows] <= hi)]
-        rows = rows[np.argsort(frames[rows], kind="stable")]
+        rows = rows[(frames[rows] >= lo) & (frames[rows] <= hi)]  # in frame order
         f, p = frames[rows], cen[rows]
         steady = (np.diff(f[1:]) == 1) & (np.diff(f[:-1]) == 1)
         total += float(np.sum((p[2:] - 2 * p[1:-1] + p[:-2])[steady] ** 2))
