@@ -58,9 +58,10 @@ class SwapRepairConfig(Section):
     ratio: Float = doc(0.5, "required improvement of the interpolation fit", gt=0, le=1)
     fit_poses: Bool = doc(
         True,
-        "fit whole poses (the keypoints visible in every detection compared) instead of "
-        "centroids, where the instances have keypoints: two animals on top of each other "
-        "still differ in heading (measured on the identity benchmark, docs/deviations.md)",
+        "fit whole poses (where the keypoints visible in every detection stand, plus how "
+        "they lie around that) instead of centroids, where the instances have keypoints: "
+        "two animals on top of each other still differ in heading (measured on the "
+        "identity benchmark, docs/deviations.md)",
     )
     move_gap: Int = doc(
         8,

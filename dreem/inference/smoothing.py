@@ -8,16 +8,16 @@ of a short stretch of frames, each track's position inside the stretch is interp
 linearly between its detections just before and just after it (its anchors: with ``gap``
 above 1, a track unseen next to the stretch is anchored at its sightings up to ``gap``
 frames away, so an exchange on the frame an animal comes back from an occlusion is seen
-too), provided the two come closer inside the stretch than at their anchors (a crossing or
-a touch, not two distant animals); when the two tracks' ids inside the stretch fit these
+too), provided the two come closer inside the stretch than at one of their anchors (they
+approach, meet or part there, not keep apart); when the two tracks' ids inside the stretch fit these
 interpolations better exchanged (the summed distance falls below ``ratio`` times the
 current one) *and*, when appearance features are given, each detection inside the stretch
 also looks more like the other track (cosine similarity to that track's anchors), they are
 exchanged. Stretches of 1 to ``max_len`` frames are tried (longest first), the best
 improvement first, until nothing improves. Given keypoints, whole poses are interpolated
-and compared instead of centroids (the mean distance over the keypoints seen in all the
-detections involved): two animals on top of each other have nearly one centroid but seldom
-one heading.
+and compared instead of centroids (:func:`pose_distance`: where the keypoints seen in all the
+detections involved stand, plus how they lie around that): two animals on top of each other
+have nearly one centroid but seldom one heading.
 
 Lasting swaps (``tail_window``, :func:`repair_tail_swaps`): after an occlusion, or where two
 animals look alike for a few frames (both half behind the same occluder), the tracker can
@@ -163,8 +163,15 @@ def shared_points(pts: np.ndarray, cen: np.ndarray, rows: list[int]):
 
 
 def pose_distance(p: np.ndarray, q: np.ndarray, use: np.ndarray) -> float:
-    """Mean distance between the points ``use`` of poses ``p`` and ``q`` ``(K, 2)``."""
-    return float(np.mean(np.hypot(*(p[use] - q[use]).T)))
+    """How far pose ``p`` is from pose ``q`` ``(K, 2)`` on the points ``use``: the distance
+    between their means plus the mean distance between the points around those means. Where
+    the poses stand and how they lie count apart: the error of a straight-line path through
+    a fast turn moves every point alike and counts once, so it cannot hide that two animals
+    on top of each other face different ways. One point: the distance between the two."""
+    a, b = p[use], q[use]
+    at_a, at_b = a.mean(axis=0), b.mean(axis=0)
+    where = float(np.hypot(*(at_a - at_b)))
+    return where + float(np.mean(np.hypot(*((a - at_a) - (b - at_b)).T)))
 
 
 def _exchange_fit(cen, pts, at_a, at_b, ra: int, rb: int) -> tuple[float, float]:
@@ -183,13 +190,14 @@ def _exchange_fit(cen, pts, at_a, at_b, ra: int, rb: int) -> tuple[float, float]
 
 def _anchored(cen, anchors_a, anchors_b, pairs) -> bool:
     """True when tracks ``a`` and ``b`` come closer inside the stretch (``pairs``: their rows
-    on each frame) than at both anchors (``anchors_a``: ``a``'s rows before and after).
-    Anchored across a gap, the two anchors of a side may be on different frames."""
+    on each frame) than at one of the anchors (``anchors_a``: ``a``'s rows before and after):
+    they approach, meet or part there, not keep apart. Anchored across a gap, the two
+    anchors of a side may be on different frames."""
 
     def sep(ra: int, rb: int) -> float:
         return float(np.hypot(*(cen[ra] - cen[rb])))
 
-    at_anchors = min(sep(anchors_a[0], anchors_b[0]), sep(anchors_a[1], anchors_b[1]))
+    at_anchors = max(sep(anchors_a[0], anchors_b[0]), sep(anchors_a[1], anchors_b[1]))
     return at_anchors > min(sep(ra, rb) for ra, rb in pairs)
 
 
