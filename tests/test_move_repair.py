@@ -144,3 +144,21 @@ def test_look_alikes_do_not_veto_a_clear_fit_of_positions():
     weak = cen.copy()
     weak[(frames == 5) & (gt == 0)] = (25.0, 51.5)  # 1.5 px from track 0's path, 2.5 from 1's
     assert repair_moves(frames, weak, ids, feats=alike[ids])[1] == 0
+
+
+def test_a_detection_taken_in_a_fast_turn_goes_back_to_the_track_it_faces_like():
+    """Frame 5 of ``_dash_and_turn``: animal 1 unseen, track 1 holds animal 0's detection.
+    Both tracks' straight paths miss it by 20-21 px; compared point by point that miss
+    swamps the heading (0.81x, not enough for ratio 0.7), where the poses stand and how
+    they lie, counted apart, fit track 0 0.63x as far: given back."""
+    from test_swap_repair import _dash_and_turn
+
+    frames, cen, gt, poses = _dash_and_turn()
+    keep = ~((frames == 5) & (gt == 1))
+    frames, cen, gt, poses = frames[keep], cen[keep], gt[keep], poses[keep]
+    ids = gt.copy()
+    ids[(frames == 5) & (gt == 0)] = 1
+    fixed, n = repair_moves(frames, cen, ids, ratio=0.7, points=poses)
+    assert n == 1 and np.array_equal(fixed, gt)
+    assert repair_moves(frames, cen, ids, ratio=0.7)[1] == 0  # centroids cannot tell
+    assert repair_moves(frames, cen, gt.copy(), ratio=0.7, points=poses)[1] == 0
