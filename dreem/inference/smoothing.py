@@ -9,11 +9,11 @@ linearly between its detections just before and just after it (its anchors: with
 above 1, a track unseen next to the stretch is anchored at its sightings up to ``gap``
 frames away, so an exchange on the frame an animal comes back from an occlusion is seen
 too), provided the two come closer inside the stretch than at one of their anchors (they
-approach, meet or part there, not keep apart); when the two tracks' ids inside the stretch fit these
-interpolations better exchanged (the summed distance falls below ``ratio`` times the
-current one) *and*, when appearance features are given, each detection inside the stretch
-also looks more like the other track (cosine similarity to that track's anchors), they are
-exchanged. Stretches of 1 to ``max_len`` frames are tried (longest first), the best
+approach, meet or part there, not keep apart); when the two tracks' ids inside the stretch
+fit these interpolations better exchanged (the summed distance falls below ``ratio`` times
+the current one) *and*, when appearance features are given, each detection inside the
+stretch also looks more like the other track (cosine similarity to that track's anchors),
+they are exchanged. Stretches of 1 to ``max_len`` frames are tried (longest first), the best
 improvement first, until nothing improves. Given keypoints, whole poses are interpolated
 and compared instead of centroids (:func:`pose_distance`: where the keypoints seen in all the
 detections involved stand, plus how they lie around that): two animals on top of each other
