@@ -338,21 +338,23 @@ class _TrackLooks:
         self.rows, self.frames = rows, frames[rows]
         own = feats[rows]
         self.cs = _cumulative(own)
-        self.clear_frames, self.clear_cs = self.frames, self.cs
+        self.clear = None  # (frames, cumulative looks) of the clear rows, where any is crowded
         if crowded is not None and crowded[rows].any():
-            clear = ~crowded[rows]
-            self.clear_frames, self.clear_cs = self.frames[clear], _cumulative(own[clear])
+            keep = ~crowded[rows]
+            self.clear = self.frames[keep], _cumulative(own[keep])
 
-    def around(self, cuts: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    def around(self, cuts: np.ndarray, after: np.ndarray, window: int):
         """Unit mean looks of the last ``window`` detections up to each cut and the first
-        ``window`` after it: uncrowded ones where there are some on that side."""
-        pre, post = _means_around(self.frames, self.cs, cuts, window)
-        if self.clear_cs is self.cs:  # nothing crowded
+        ``window`` after it (``after``: the index of the first row after each cut):
+        uncrowded ones where there are some on that side."""
+        pre, post = _means_around(self.cs, after, window)
+        if self.clear is None:
             return pre, post
-        i = np.searchsorted(self.clear_frames, cuts, "right")
-        clear_pre, clear_post = _means_around(self.clear_frames, self.clear_cs, cuts, window)
-        pre = np.where((i > 0)[:, None], clear_pre, pre)
-        post = np.where((i < len(self.clear_frames))[:, None], clear_post, post)
+        clear_frames, clear_cs = self.clear
+        clear_after = np.searchsorted(clear_frames, cuts, "right")
+        clear_pre, clear_post = _means_around(clear_cs, clear_after, window)
+        pre = np.where((clear_after > 0)[:, None], clear_pre, pre)
+        post = np.where((clear_after < len(clear_frames))[:, None], clear_post, post)
         return pre, post
 
 
@@ -361,14 +363,13 @@ def _cumulative(feats: np.ndarray) -> np.ndarray:
     return np.vstack([np.zeros((1, feats.shape[1]), np.float64), np.cumsum(feats, 0)])
 
 
-def _means_around(frames, cs, cuts, window):
-    """Unit mean of the last ``window`` rows at or before each cut and the first ``window``
-    after it (a zero vector where a side has no rows)."""
-    i = np.searchsorted(frames, cuts, "right")
-    n = len(frames)
+def _means_around(cs, after, window):
+    """Unit mean of the ``window`` rows before each index ``after`` and the ``window`` from
+    it on (``cs``: cumulative rows; a zero vector where a side has no rows)."""
+    n = len(cs) - 1
     return (
-        _window_means(cs, np.maximum(i - window, 0), i),
-        _window_means(cs, i, np.minimum(i + window, n)),
+        _window_means(cs, np.maximum(after - window, 0), after),
+        _window_means(cs, after, np.minimum(after + window, n)),
     )
 
 
@@ -410,8 +411,8 @@ def _best_tail_swap(frames, cen, ids, ok, feats, window, margin, vmax, impossibl
             if not near.any():
                 continue
             cuts, ia, ib = cuts[near], ia[near], ib[near]
-            a_pre, a_post = ta.around(cuts, window)
-            b_pre, b_post = tb.around(cuts, window)
+            a_pre, a_post = ta.around(cuts, ia, window)
+            b_pre, b_post = tb.around(cuts, ib, window)
             keep = np.einsum("nd,nd->n", a_pre, a_post) + np.einsum("nd,nd->n", b_pre, b_post)
             swap = np.einsum("nd,nd->n", a_pre, b_post) + np.einsum("nd,nd->n", b_pre, a_post)
             gain = (swap - keep) / 2
@@ -454,5 +455,4 @@ def _link_speed(f_from, r_from, i_from, f_to, r_to, i_to, cen) -> np.ndarray:
     (infinite where the second is not later)."""
     dt = (f_to[i_to] - f_from[i_from]).astype(np.float64)
     dist = np.hypot(*(cen[r_to[i_to]] - cen[r_from[i_from]]).T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(dt > 0, dist / np.where(dt > 0, dt, 1.0), np.inf)
+    return np.where(dt > 0, dist / np.where(dt > 0, dt, 1.0), np.inf)
