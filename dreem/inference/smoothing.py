@@ -5,19 +5,22 @@ that the tracker gives each the other's id, and takes the ids back once they sep
 identity switches per crossing. A tracker that decides frame by frame cannot know better,
 but the whole video is at hand afterwards. For every pair of tracks present on both sides
 of a short stretch of frames, each track's position inside the stretch is interpolated
-linearly between its detections just before and just after it (its anchors: with ``gap``
-above 1, a track unseen next to the stretch is anchored at its sightings up to ``gap``
-frames away, so an exchange on the frame an animal comes back from an occlusion is seen
-too), provided the two come closer inside the stretch than at one of their anchors (they
-approach, meet or part there, not keep apart); when the two tracks' ids inside the stretch
-fit these interpolations better exchanged (the summed distance falls below ``ratio`` times
-the current one) *and*, when appearance features are given, each detection inside the
-stretch also looks more like the other track (cosine similarity to that track's anchors),
-they are exchanged. Stretches of 1 to ``max_len`` frames are tried (longest first), the best
-improvement first, until nothing improves. Given keypoints, whole poses are interpolated
-and compared instead of centroids (:func:`pose_distance`: where the keypoints seen in all the
-detections involved stand, plus how they lie around that): two animals on top of each other
-have nearly one centroid but seldom one heading.
+between its detections just before and just after it (its anchors: with ``gap`` above 1, a
+track unseen next to the stretch is anchored at its sightings up to ``gap`` frames away, so
+an exchange on the frame an animal comes back from an occlusion is seen too): along the
+cubic through the anchors and the track's sightings on the frames just outside them where
+it is seen there at its pace (an animal that turns fast bends its path between two frames,
+and a straight line through the bend can fit the other animal better), else along the
+straight line between the anchors. Provided the two come closer inside the stretch than
+at one of their anchors (they approach, meet or part there, not keep apart), when the two
+tracks' ids inside the stretch fit these paths better exchanged (the summed distance falls
+below ``ratio`` times the current one) *and*, when appearance features are given, each
+detection inside the stretch also looks more like the other track (cosine similarity to
+that track's anchors), they are exchanged. Stretches of 1 to ``max_len`` frames are tried
+(longest first), the best improvement first, until nothing improves. Given keypoints,
+whole poses are interpolated and compared instead of centroids (:func:`pose_distance`:
+where the keypoints seen in all the detections involved stand, plus how they lie around
+that): two animals on top of each other have nearly one centroid but seldom one heading.
 
 Lasting swaps (``tail_window``, :func:`repair_tail_swaps`): after an occlusion, or where two
 animals look alike for a few frames (both half behind the same occluder), the tracker can
@@ -31,6 +34,7 @@ the means. This is the track-level memory of appearance a frame-by-frame tracker
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,10 +86,11 @@ class _StretchFit:
         self.rows, self.cen, self.pts = rows, cen, pts
         self.ratio, self.feats, self.crowded, self.gap = ratio, feats, crowded, gap
 
-    def anchors(self, t: int, start: int, after: int) -> tuple[tuple[int, int], ...] | None:
-        """``((frame, row) before, (frame, row) after)``: track ``t``'s last sighting before
-        frame ``start`` and its first from frame ``after`` on, each at most ``gap`` frames
-        from the stretch; None when it is unseen on either side."""
+    def anchors(self, t: int, start: int, after: int) -> _Path | None:
+        """Track ``t``'s path around the stretch: its last sighting before frame ``start``
+        and its first from frame ``after`` on, each at most ``gap`` frames from the stretch,
+        and its sightings on the frames just outside those; None when it is unseen on
+        either side."""
         rows = self.rows
         before = next(
             (f for f in range(start - 1, start - 1 - self.gap, -1) if t in rows.get(f, ())), None
@@ -93,7 +98,10 @@ class _StretchFit:
         later = next((f for f in range(after, after + self.gap) if t in rows.get(f, ())), None)
         if before is None or later is None:
             return None
-        return (before, rows[before][t]), (later, rows[later][t])
+        outer = None
+        if t in rows.get(before - 1, ()) and t in rows.get(later + 1, ()):
+            outer = (before - 1, rows[before - 1][t]), (later + 1, rows[later + 1][t])
+        return _Path((before, rows[before][t]), (later, rows[later][t]), outer)
 
     def repair_one(self, ids, start: int, length: int) -> bool:
         """Exchange the ids of the pair whose stretch ``[start, start+length)`` gains most."""
@@ -112,15 +120,12 @@ class _StretchFit:
         for i, a in enumerate(tracks):
             for b in tracks[i + 1 :]:
                 pairs = [(rows[f][a], rows[f][b]) for f in stretch]
-                (fa0, a0), (fa1, a1) = found[a]
-                (fb0, b0), (fb1, b1) = found[b]
-                if not _anchored(self.cen, (a0, a1), (b0, b1), pairs):
+                path_a, path_b = found[a], found[b]
+                if not _anchored(self.cen, path_a.rows, path_b.rows, pairs):
                     continue
                 cur = swp = 0.0
                 for f, (ra, rb) in zip(stretch, pairs, strict=True):
-                    at_a = (a0, a1, (f - fa0) / (fa1 - fa0))
-                    at_b = (b0, b1, (f - fb0) / (fb1 - fb0))
-                    c, s = _exchange_fit(self.cen, self.pts, at_a, at_b, ra, rb)
+                    c, s = _exchange_fit(self.cen, self.pts, path_a, path_b, f, ra, rb)
                     cur, swp = cur + c, swp + s
                 if swp < self.ratio * cur and cur - swp > best_gain:
                     crowded = self.crowded
@@ -132,7 +137,7 @@ class _StretchFit:
                     if (
                         self.feats is None
                         or touching
-                        or _looks_swapped(self.feats, (a0, a1), (b0, b1), pairs)
+                        or _looks_swapped(self.feats, path_a.rows, path_b.rows, pairs)
                     ):
                         best, best_gain = (a, b), cur - swp
         if best is None:
@@ -174,15 +179,61 @@ def pose_distance(p: np.ndarray, q: np.ndarray, use: np.ndarray) -> float:
     return where + float(np.mean(np.hypot(*((a - at_a) - (b - at_b)).T)))
 
 
-def _exchange_fit(cen, pts, at_a, at_b, ra: int, rb: int) -> tuple[float, float]:
-    """Summed distance of one frame's detections ``ra`` (of track ``a``) and ``rb`` (of
-    ``b``) to their tracks' interpolations, as they are and exchanged; ``at_a`` is ``(row
-    before, row after, fraction of the way)`` of ``a``'s anchors, ``at_b`` of ``b``'s. Poses
-    are compared on the points visible in all six detections involved."""
-    a0, a1, wa = at_a
-    b0, b1, wb = at_b
-    p, use = shared_points(pts, cen, [a0, a1, b0, b1, ra, rb])
-    ma, mb = (1 - wa) * p[a0] + wa * p[a1], (1 - wb) * p[b0] + wb * p[b1]
+class _Path(NamedTuple):
+    """A track's sightings around a stretch, each ``(frame, row)``: its anchors (the last
+    before the stretch, the first after) and, where the track is seen on the frame before
+    the first anchor and the frame after the second, those two (else None)."""
+
+    before: tuple[int, int]
+    after: tuple[int, int]
+    outer: tuple[tuple[int, int], tuple[int, int]] | None
+
+    @property
+    def rows(self) -> tuple[int, int]:
+        return self.before[1], self.after[1]
+
+    def at(self, p: np.ndarray, use: np.ndarray, frame: int, cen: np.ndarray) -> np.ndarray:
+        """The track's pose (rows of ``p``) at ``frame``: the cubic through its four
+        sightings (a fast turn bends the path between the anchors) where the outer two show
+        the points ``use`` and keep pace (:meth:`steady`), else the straight line between
+        the anchors."""
+        (f0, r0), (f1, r1) = self.before, self.after
+        if self.outer is not None and self.steady(cen):
+            (fo0, o0), (fo1, o1) = self.outer
+            if np.all(np.isfinite(p[[o0, o1]][:, use])):
+                weights = _lagrange_weights((fo0, f0, f1, fo1), frame)
+                return np.tensordot(weights, p[[o0, r0, r1, o1]], axes=1)
+        w = (frame - f0) / (f1 - f0)
+        return (1 - w) * p[r0] + w * p[r1]
+
+    def steady(self, cen: np.ndarray) -> bool:
+        """True when neither outer sighting's step to its anchor (centroids ``cen``) is
+        longer than twice the anchors' pace across the stretch (pixels per frame, at least
+        1): a longer step says an anchor is itself another animal's detection, which a cubic
+        would carry into the stretch."""
+        (f0, r0), (f1, r1) = self.before, self.after
+        (_, o0), (_, o1) = self.outer
+        pace = max(float(np.hypot(*(cen[r1] - cen[r0]))) / (f1 - f0), 1.0)
+        steps = np.hypot(*(cen[[r0, r1]] - cen[[o0, o1]]).T)
+        return bool(np.all(steps <= 2 * pace))
+
+
+def _lagrange_weights(times: tuple[int, ...], t: int) -> np.ndarray:
+    """Weights of the values at ``times`` in the polynomial through them, evaluated at ``t``."""
+    out = np.ones(len(times))
+    for i, ti in enumerate(times):
+        for j, tj in enumerate(times):
+            if j != i:
+                out[i] *= (t - tj) / (ti - tj)
+    return out
+
+
+def _exchange_fit(cen, pts, path_a: _Path, path_b: _Path, frame: int, ra: int, rb: int):
+    """``(as they are, exchanged)``: the summed distance of one frame's detections ``ra``
+    (of track ``a``) and ``rb`` (of ``b``) to their tracks' paths at that frame. Poses are
+    compared on the points visible in the anchors and both detections."""
+    p, use = shared_points(pts, cen, [*path_a.rows, *path_b.rows, ra, rb])
+    ma, mb = path_a.at(p, use, frame, cen), path_b.at(p, use, frame, cen)
     cur = pose_distance(p[ra], ma, use) + pose_distance(p[rb], mb, use)
     swp = pose_distance(p[ra], mb, use) + pose_distance(p[rb], ma, use)
     return cur, swp
