@@ -98,10 +98,12 @@ class _StretchFit:
         later = next((f for f in range(after, after + self.gap) if t in rows.get(f, ())), None)
         if before is None or later is None:
             return None
-        outer = None
+        path = _Path((before, rows[before][t]), (later, rows[later][t]), None)
         if t in rows.get(before - 1, ()) and t in rows.get(later + 1, ()):
             outer = (before - 1, rows[before - 1][t]), (later + 1, rows[later + 1][t])
-        return _Path((before, rows[before][t]), (later, rows[later][t]), outer)
+            if _steady(self.cen, path.before, path.after, outer):
+                path = path._replace(outer=outer)
+        return path
 
     def repair_one(self, ids, start: int, length: int) -> bool:
         """Exchange the ids of the pair whose stretch ``[start, start+length)`` gains most."""
@@ -174,15 +176,17 @@ def pose_distance(p: np.ndarray, q: np.ndarray, use: np.ndarray) -> float:
     a fast turn moves every point alike and counts once, so it cannot hide that two animals
     on top of each other face different ways. One point: the distance between the two."""
     a, b = p[use], q[use]
-    at_a, at_b = a.mean(axis=0), b.mean(axis=0)
+    n = len(a)  # means as sums over the count: np.mean's result without its per-call cost
+    at_a, at_b = a.sum(axis=0) / n, b.sum(axis=0) / n
     where = float(np.hypot(*(at_a - at_b)))
-    return where + float(np.mean(np.hypot(*((a - at_a) - (b - at_b)).T)))
+    return where + float(np.hypot(*((a - at_a) - (b - at_b)).T).sum() / n)
 
 
 class _Path(NamedTuple):
     """A track's sightings around a stretch, each ``(frame, row)``: its anchors (the last
     before the stretch, the first after) and, where the track is seen on the frame before
-    the first anchor and the frame after the second, those two (else None)."""
+    the first anchor and the frame after the second at its pace (:func:`_steady`), those
+    two (else None)."""
 
     before: tuple[int, int]
     after: tuple[int, int]
@@ -192,48 +196,57 @@ class _Path(NamedTuple):
     def rows(self) -> tuple[int, int]:
         return self.before[1], self.after[1]
 
-    def at(self, p: np.ndarray, use: np.ndarray, frame: int, cen: np.ndarray) -> np.ndarray:
+    def at(self, p: np.ndarray, use: np.ndarray, frame: int) -> np.ndarray:
         """The track's pose (rows of ``p``) at ``frame``: the cubic through its four
         sightings (a fast turn bends the path between the anchors) where the outer two show
-        the points ``use`` and keep pace (:meth:`steady`), else the straight line between
-        the anchors."""
+        the points ``use``, else the straight line between the anchors."""
         (f0, r0), (f1, r1) = self.before, self.after
-        if self.outer is not None and self.steady(cen):
+        if self.outer is not None:
             (fo0, o0), (fo1, o1) = self.outer
-            if np.all(np.isfinite(p[[o0, o1]][:, use])):
-                weights = _lagrange_weights((fo0, f0, f1, fo1), frame)
-                return np.tensordot(weights, p[[o0, r0, r1, o1]], axes=1)
+            if np.isfinite(p[o0][use]).all() and np.isfinite(p[o1][use]).all():
+                w = _lagrange_weights((fo0, f0, f1, fo1), frame)
+                return w[0] * p[o0] + w[1] * p[r0] + w[2] * p[r1] + w[3] * p[o1]
         w = (frame - f0) / (f1 - f0)
         return (1 - w) * p[r0] + w * p[r1]
 
-    def steady(self, cen: np.ndarray) -> bool:
-        """True when neither outer sighting's step to its anchor (centroids ``cen``) is
-        longer than twice the anchors' pace across the stretch (pixels per frame, at least
-        1): a longer step says an anchor is itself another animal's detection, which a cubic
-        would carry into the stretch."""
-        (f0, r0), (f1, r1) = self.before, self.after
-        (_, o0), (_, o1) = self.outer
-        pace = max(float(np.hypot(*(cen[r1] - cen[r0]))) / (f1 - f0), 1.0)
-        steps = np.hypot(*(cen[[r0, r1]] - cen[[o0, o1]]).T)
-        return bool(np.all(steps <= 2 * pace))
+
+def _steady(
+    cen: np.ndarray,
+    before: tuple[int, int],
+    after: tuple[int, int],
+    outer: tuple[tuple[int, int], tuple[int, int]],
+) -> bool:
+    """True when neither outer sighting's step to its anchor (``(frame, row)`` each;
+    centroids ``cen``) is longer than twice the anchors' pace across the stretch (pixels per
+    frame, at least 1): a longer step says an anchor is itself another animal's detection,
+    which a cubic would carry into the stretch."""
+    (f0, r0), (f1, r1) = before, after
+    (_, o0), (_, o1) = outer
+    pace = max(float(np.hypot(*(cen[r1] - cen[r0]))) / (f1 - f0), 1.0)
+    step = max(np.hypot(*(cen[r0] - cen[o0])), np.hypot(*(cen[r1] - cen[o1])))
+    return bool(step <= 2 * pace)
 
 
-def _lagrange_weights(times: tuple[int, ...], t: int) -> np.ndarray:
+def _lagrange_weights(times: tuple[int, ...], t: int) -> list[float]:
     """Weights of the values at ``times`` in the polynomial through them, evaluated at ``t``."""
-    out = np.ones(len(times))
+    out = []
     for i, ti in enumerate(times):
+        w = 1.0
         for j, tj in enumerate(times):
             if j != i:
-                out[i] *= (t - tj) / (ti - tj)
+                w *= (t - tj) / (ti - tj)
+        out.append(w)
     return out
 
 
-def _exchange_fit(cen, pts, path_a: _Path, path_b: _Path, frame: int, ra: int, rb: int):
+def _exchange_fit(
+    cen, pts, path_a: _Path, path_b: _Path, frame: int, ra: int, rb: int
+) -> tuple[float, float]:
     """``(as they are, exchanged)``: the summed distance of one frame's detections ``ra``
     (of track ``a``) and ``rb`` (of ``b``) to their tracks' paths at that frame. Poses are
     compared on the points visible in the anchors and both detections."""
     p, use = shared_points(pts, cen, [*path_a.rows, *path_b.rows, ra, rb])
-    ma, mb = path_a.at(p, use, frame, cen), path_b.at(p, use, frame, cen)
+    ma, mb = path_a.at(p, use, frame), path_b.at(p, use, frame)
     cur = pose_distance(p[ra], ma, use) + pose_distance(p[rb], mb, use)
     swp = pose_distance(p[ra], mb, use) + pose_distance(p[rb], ma, use)
     return cur, swp
