@@ -8,7 +8,8 @@ with the library (discover + ``extract_video``) using the crop settings of the D
 config's ``dataset.train_dataset``.
 
 Trackers, each scored identity-only on the ground-truth detections (py-motmetrics via
-``dreem.evaluation``), every one told the number of animals (``max_tracks = N``):
+``dreem.evaluation``), every one told the number of animals (``max_tracks = N``; with
+``--unknown-n`` none is, as when a user tracks new videos without giving a count):
 
 * ``centroid``  - nearest-centroid Hungarian linker (``dreem.inference.baseline``);
 * ``motion``    - Kalman-predicted Hungarian linker (``dreem.inference.motion``);
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -132,8 +134,8 @@ def score(table) -> dict[str, float]:
     return {"switches": int(v["num_switches"]), "idf1": float(v["idf1"]), "mota": float(v["mota"])}
 
 
-def run_baselines(shards: dict[str, Path], n_animals: dict[str, int]) -> dict[str, dict]:
-    """Centroid and motion linkers on every test shard."""
+def run_baselines(shards: dict[str, Path], max_tracks: dict[str, float]) -> dict[str, dict]:
+    """Centroid and motion linkers on every test shard, each clip's ``max_tracks`` given."""
     from dreem.config.tracker import TrackerConfig
     from dreem.inference.baseline import CentroidTracker
     from dreem.inference.motion import MotionTracker
@@ -143,7 +145,7 @@ def run_baselines(shards: dict[str, Path], n_animals: dict[str, int]) -> dict[st
     out: dict[str, dict] = {"centroid": {}, "motion": {}}
     for clip, shard in shards.items():
         data = read_shard(shard, with_crops=False)
-        n = n_animals[clip]
+        n = max_tracks[clip]
         trackers = {
             "centroid": CentroidTracker(TrackerConfig(max_tracks=n)),
             "motion": MotionTracker(TrackerConfig(max_tracks=n)),
@@ -227,14 +229,15 @@ def train_and_track(
     train_shards: list[Path],
     val_shards: list[Path],
     test_shards: dict[str, Path],
-    n_animals: dict[str, int],
+    max_tracks: dict[str, float],
     work: Path,
     data_key: str,
     trained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``cfg`` once per seed (fresh run folder) and track every test clip; a seed in
     ``trained`` (an earlier report's ``gtr`` entry) is only tracked, with its checkpoint.
-    Run folders are named by the data (``data_key``) and the config."""
+    Run folders are named by the data (``data_key``) and the config; each clip is tracked
+    with its ``max_tracks``."""
     from dreem.inference.track import track_shard
     from dreem.training.train import train_model
 
@@ -256,7 +259,7 @@ def train_and_track(
             _log(f"gtr seed {seed}: trained in {wall:.1f} s ({res['epochs']} epochs)")
         clips = {}
         for clip, shard in test_shards.items():
-            tracker = cfg.tracker.model_copy(update={"max_tracks": n_animals[clip]})
+            tracker = cfg.tracker.model_copy(update={"max_tracks": max_tracks[clip]})
             t1 = time.perf_counter()
             table = track_shard(
                 res["best_ckpt"], shard, tracker, run_dir / "tracks" / clip, progress=False
@@ -302,8 +305,12 @@ def markdown(report: dict) -> str:
         + (" (cached from an earlier run)" if report.get("data_cached") else "")
         + ". Test clips: "
         + ", ".join(f"{c} (N={report['n_animals'][c]})" for c in clips)
-        + ". Identity-only evaluation on ground-truth detections; every tracker gets "
-        "`max_tracks = N`.",
+        + ". Identity-only evaluation on ground-truth detections; "
+        + (
+            "no tracker is told N (`--unknown-n`: `max_tracks` unlimited)."
+            if report.get("unknown_n")
+            else "every tracker gets `max_tracks = N`."
+        ),
         "",
         "| tracker | " + " | ".join(f"{c} switches | {c} IDF1" for c in clips) + " |",
         "|---|" + "---|---|" * len(clips),
@@ -376,6 +383,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("--quick", action="store_true", help="tiny pool, 1 epoch: a smoke run")
     ap.add_argument(
+        "--unknown-n",
+        action="store_true",
+        help="track without telling the trackers the number of animals (max_tracks unlimited)",
+    )
+    ap.add_argument(
         "--retrack",
         type=Path,
         default=None,
@@ -398,6 +410,7 @@ def main(argv: list[str] | None = None) -> dict:
     resolved = resolve_identity_spec(spec)
     clips = [c["name"] for c in resolved["test"]]
     n_animals = {c: hard_clip_spec(resolved, i).n_animals for i, c in enumerate(clips)}
+    limits = {c: math.inf for c in clips} if args.unknown_n else n_animals  # max_tracks
 
     section = cfg.dataset.train_dataset
     from dreem.config.data import crop_params
@@ -429,7 +442,8 @@ def main(argv: list[str] | None = None) -> dict:
         "n_individuals": {
             s: sum(len(f["individuals"]) for f in done["files"][s]) for s in done["files"]
         },
-        "trackers": run_baselines(test_shards, n_animals),
+        "unknown_n": args.unknown_n,
+        "trackers": run_baselines(test_shards, limits),
     }
     _log(f"baselines: {json.dumps(report['trackers'])}")
 
@@ -463,7 +477,7 @@ def main(argv: list[str] | None = None) -> dict:
             train_shards,
             val_shards,
             test_shards,
-            n_animals,
+            limits,
             work,
             done["spec_hash"],
             trained,

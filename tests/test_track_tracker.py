@@ -137,6 +137,37 @@ def test_stale_short_track_cannot_outscore_established_one():
     assert 0.0 <= scores.min() and scores.max() <= 1.0
 
 
+def _two_animals_one_unrecognised_frame(overlap_thresh: float) -> np.ndarray:
+    """Track ids of two animals standing apart for 6 frames; at frame 3 the model sees
+    animal 1 as unlike every earlier appearance (its own by 1e-4, the other's by 1e-8)."""
+    n_frames = 6
+    frame_idx = np.repeat(np.arange(n_frames), 2)
+    animal = np.tile([0, 1], n_frames)
+    cen = np.stack([40.0 + 40.0 * animal, np.full(len(animal), 50.0)], axis=1)
+    boxes = np.concatenate([cen[:, ::-1] - 4, cen[:, ::-1] + 4], axis=1)[:, None, :]
+
+    def associate(ref, query):
+        same = animal[query][:, None] == animal[ref][None, :]
+        logits = np.where(same, 6.0, -6.0)
+        odd = (frame_idx[query] == 3) & (animal[query] == 1)
+        logits[odd] = np.where(same[odd], -9.0, -18.0)
+        return logits
+
+    cfg = {"overlap_thresh": overlap_thresh, "iou": None, "motion": {"model": "none"}}
+    tracker = Tracker(TrackerConfig.model_validate(cfg))
+    return tracker.track_video(associate, frame_idx, boxes, cen).track_id
+
+
+def test_overlap_thresh_zero_keeps_every_match_the_assignment_makes():
+    """The threshold is on the mean probability of the matched track's appearances: under
+    it (the reference's 0.01) an animal the model does not recognise for a frame starts a
+    new id although its own track is free and the best match; at 0 the match stands."""
+    ref_ids = _two_animals_one_unrecognised_frame(0.01)
+    assert list(ref_ids[1::2]) == [1, 1, 1, 2, 1, 1]  # a new id for a frame: 2 switches
+    ids = _two_animals_one_unrecognised_frame(0.0)
+    assert set(ids[0::2]) == {0} and set(ids[1::2]) == {1}
+
+
 def test_windowed_softmax_has_null_column():
     logits = np.array([[2.0, 1.0, 5.0], [0.0, 0.0, -1.0]])
     probs, null = windowed_softmax(logits, np.array([0, 0, 3]))

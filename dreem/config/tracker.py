@@ -104,7 +104,16 @@ class TrackerConfig(Section):
 
     window_size: Int = doc(8, "appearances per track kept as context", ge=1)
     use_vis_feats: Bool = doc(True, "use visual features (false: position and time only)")
-    overlap_thresh: Float = doc(0.01, "trajectory overlap threshold for assignment", ge=0)
+    overlap_thresh: Float = doc(
+        0.01,
+        "trajectory overlap threshold for assignment: a match is kept when the matched "
+        "track's mean probability per queued appearance (mult_thresh; else their sum) "
+        "exceeds it, otherwise the detection starts a new id (while fewer than max_tracks "
+        "exist). 0 keeps every match the assignment makes: new ids only for detections left "
+        "over or gated (the bundled configs; bench/README.md, 'Tracking without the number "
+        "of animals')",
+        ge=0,
+    )
     mult_thresh: Bool = doc(True, "compare the per-appearance mean (true) or the sum to it")
     decay_time: OptFloat = doc(
         None, "weight decay per processed frame of older context, in (0, 1]; null = none", ge=0
