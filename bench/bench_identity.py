@@ -9,7 +9,8 @@ config's ``dataset.train_dataset``.
 
 Trackers, each scored identity-only on the ground-truth detections (py-motmetrics via
 ``dreem.evaluation``), every one told the number of animals (``max_tracks = N``; with
-``--unknown-n`` none is, as when a user tracks new videos without giving a count):
+``--unknown-n`` none is, as when a user tracks new videos without giving a count, and
+sleap-nn, whose variants are told N, is skipped):
 
 * ``centroid``  - nearest-centroid Hungarian linker (``dreem.inference.baseline``);
 * ``motion``    - Kalman-predicted Hungarian linker (``dreem.inference.motion``);
@@ -145,10 +146,10 @@ def run_baselines(shards: dict[str, Path], max_tracks: dict[str, float]) -> dict
     out: dict[str, dict] = {"centroid": {}, "motion": {}}
     for clip, shard in shards.items():
         data = read_shard(shard, with_crops=False)
-        n = max_tracks[clip]
+        limit = max_tracks[clip]
         trackers = {
-            "centroid": CentroidTracker(TrackerConfig(max_tracks=n)),
-            "motion": MotionTracker(TrackerConfig(max_tracks=n)),
+            "centroid": CentroidTracker(TrackerConfig(max_tracks=limit)),
+            "motion": MotionTracker(TrackerConfig(max_tracks=limit)),
         }
         for name, tracker in trackers.items():
             t0 = time.perf_counter()
@@ -448,7 +449,10 @@ def main(argv: list[str] | None = None) -> dict:
     _log(f"baselines: {json.dumps(report['trackers'])}")
 
     version = sleap_nn_version(args.sleap_nn_venv)
-    if version is None:
+    if args.unknown_n:  # every variant is run with --max_tracks N
+        _log("sleap-nn: skipped (--unknown-n)")
+        report["sleap_nn"] = "skipped (--unknown-n: its variants are told N)"
+    elif version is None:
         _log(f"sleap-nn: not found in {args.sleap_nn_venv}; skipped")
         report["sleap_nn"] = f"skipped (no sleap-nn in {args.sleap_nn_venv})"
     else:
